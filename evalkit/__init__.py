@@ -1,0 +1,77 @@
+"""evalkit: an evaluation harness for LLMs and generative models.
+
+The public API is re-exported here lazily, so ``import evalkit`` stays light (no torch, no
+sacrebleu until a metric is used).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "EvalkitError": "evalkit.errors",
+    "ConfigError": "evalkit.errors",
+    "InputError": "evalkit.errors",
+    "AssetError": "evalkit.errors",
+    "AdapterError": "evalkit.errors",
+    "RunError": "evalkit.errors",
+    "Sample": "evalkit.types",
+    "Score": "evalkit.types",
+    "MetricResult": "evalkit.types",
+    "Generation": "evalkit.types",
+    "GenerateRequest": "evalkit.types",
+    "Metric": "evalkit.metrics.base",
+    "METRICS": "evalkit.registry",
+    "ADAPTERS": "evalkit.registry",
+    "load_suite": "evalkit.suite",
+    "run_suite": "evalkit.runner",
+    "load_run": "evalkit.store",
+}
+
+__all__ = [
+    "ADAPTERS",
+    "METRICS",
+    "AdapterError",
+    "AssetError",
+    "ConfigError",
+    "EvalkitError",
+    "GenerateRequest",
+    "Generation",
+    "InputError",
+    "Metric",
+    "MetricResult",
+    "RunError",
+    "Sample",
+    "Score",
+    "__version__",
+    "load_run",
+    "load_suite",
+    "run_suite",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from evalkit.errors import (
+        AdapterError,
+        AssetError,
+        ConfigError,
+        EvalkitError,
+        InputError,
+        RunError,
+    )
+    from evalkit.metrics.base import Metric
+    from evalkit.registry import ADAPTERS, METRICS
+    from evalkit.runner import run_suite
+    from evalkit.store import load_run
+    from evalkit.suite import load_suite
+    from evalkit.types import GenerateRequest, Generation, MetricResult, Sample, Score
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evalkit' has no attribute '{name}'")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

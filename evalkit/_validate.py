@@ -1,0 +1,81 @@
+"""Input checks shared by the functional metric front ends, with one message template.
+
+Messages read ``<metric>: <what is wrong>; <how to fix it>.``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from evalkit.errors import ConfigError, InputError
+from evalkit.types import Sample
+
+
+def as_samples(
+    metric: str, predictions: Sequence[str], references: Sequence[Sequence[str]]
+) -> list[Sample]:
+    """Check predictions against per-prediction reference lists and build Samples.
+
+    ``references[i]`` must be a list of reference strings for ``predictions[i]``. A bare string
+    there is refused: sacrebleu reads a flat list of strings as reference *streams* and silently
+    mis-scores, so evalkit never guesses.
+
+    >>> [s.references for s in as_samples("bleu", ["a", "b"], [["x"], ["y", "z"]])]
+    [('x',), ('y', 'z')]
+    >>> as_samples("bleu", ["a", "b"], ["x", "y"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    evalkit.errors.InputError: bleu: references[0] is a string, ... [[ref] for ref in references].
+    """
+    if isinstance(predictions, str):
+        raise InputError(f"{metric}: predictions is a string; pass a list of strings.")
+    if isinstance(references, str):
+        raise InputError(
+            f"{metric}: references is a string; pass one list of strings per prediction."
+        )
+    if len(predictions) != len(references):
+        raise InputError(
+            f"{metric}: predictions and references differ in length "
+            f"({len(predictions)} vs {len(references)}); pass one list of references per "
+            "prediction (sacrebleu-style reference streams must be transposed first)."
+        )
+    samples = []
+    for i, (pred, refs) in enumerate(zip(predictions, references, strict=True)):
+        if not isinstance(pred, str):
+            raise InputError(f"{metric}: predictions[{i}] is {type(pred).__name__}, not a string.")
+        if isinstance(refs, str):
+            raise InputError(
+                f"{metric}: references[{i}] is a string, but each prediction needs a list of "
+                "references; wrap them: [[ref] for ref in references]."
+            )
+        refs = list(refs)
+        if not refs:
+            raise InputError(f"{metric}: references[{i}] is empty; give at least one reference.")
+        for j, r in enumerate(refs):
+            if not isinstance(r, str):
+                raise InputError(
+                    f"{metric}: references[{i}][{j}] is {type(r).__name__}, not a string."
+                )
+        samples.append(Sample(id=str(i), references=tuple(refs), prediction=pred))
+    return samples
+
+
+def check_choice(metric: str, param: str, value: Any, choices: Sequence[Any]) -> None:
+    """Raise ConfigError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(
+            f"{metric}: {param}={value!r} is not allowed; choose one of "
+            f"{', '.join(repr(c) for c in choices)}."
+        )
+
+
+def check_type(metric: str, param: str, value: Any, kind: type | tuple[type, ...]) -> None:
+    """Raise ConfigError unless ``value`` is an instance of ``kind`` (bool is not an int)."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok:
+        names = " or ".join(k.__name__ for k in kinds)
+        raise ConfigError(
+            f"{metric}: {param} must be {names}, got {type(value).__name__} {value!r}."
+        )

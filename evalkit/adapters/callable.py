@@ -1,0 +1,95 @@
+"""``python:MODULE:FUNCTION`` (or ``python:path/to/file.py:FUNCTION``): a Python callable.
+
+The function takes a list of prompts and returns a list of completions of the same length. An
+item that is ``None`` or an exception instance is a failed call; if the function raises, every
+request of that batch is recorded as failed with the exception's message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from evalkit.adapters.base import ModelAdapter
+from evalkit.errors import AdapterError, ConfigError
+from evalkit.types import GenerateRequest, Generation
+
+
+def load_callable(target: str) -> Callable[..., Any]:
+    """Import ``module:function`` or ``file.py:function``.
+
+    >>> load_callable("os.path:basename")("/a/b.txt")
+    'b.txt'
+    """
+    module_name, sep, attr = target.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(
+            f"python:{target}: expected python:MODULE:FUNCTION or python:FILE.py:FUNCTION."
+        )
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name).resolve()
+            if not path.is_file():
+                raise ConfigError(f"python:{target}: file {path} not found.")
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:  # pragma: no cover
+                raise ConfigError(f"python:{target}: cannot import {path}.")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            if "" not in sys.path and str(Path.cwd()) not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))
+            module = importlib.import_module(module_name)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise AdapterError(f"python:{target}: importing {module_name} failed: {exc}") from exc
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise ConfigError(f"python:{target}: {module_name} has no callable '{attr}'.")
+    return fn
+
+
+class CallableAdapter(ModelAdapter):
+    """Call a Python function over a batch of prompts."""
+
+    name: ClassVar[str] = "python"
+
+    def __init__(self, target: str, **options: Any) -> None:
+        self.target = target
+        self.options = dict(options)
+        self.fn = load_callable(target)
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        prompts = [r.prompt for r in requests]
+        try:
+            outputs = self.fn(prompts, **self.options)
+        except Exception as exc:
+            msg = f"{type(exc).__name__}: {exc}"
+            return [Generation(text=None, error=msg) for _ in requests]
+        outputs = list(outputs)
+        if len(outputs) != len(requests):
+            msg = (
+                f"python:{self.target} returned {len(outputs)} outputs for {len(requests)} prompts"
+            )
+            return [Generation(text=None, error=msg) for _ in requests]
+        result = []
+        for out in outputs:
+            if isinstance(out, str):
+                result.append(Generation(text=out))
+            elif isinstance(out, BaseException):
+                result.append(Generation(text=None, error=f"{type(out).__name__}: {out}"))
+            elif out is None:
+                result.append(Generation(text=None, error="the callable returned None"))
+            else:
+                result.append(
+                    Generation(text=None, error=f"the callable returned {type(out).__name__}")
+                )
+        return result
+
+    def info(self) -> dict[str, Any]:
+        return {"kind": self.name, "target": self.target, "options": self.options}

@@ -1,0 +1,88 @@
+"""``scripted:MODE``: a deterministic offline model for tests and demos.
+
+Modes: ``echo`` (the prompt), ``upper``, ``reverse`` (words reversed), or a path to a JSON file
+``{"responses": {prompt: text}, "errors": {prompt: message}, "default": "echo"}``. Options
+``fail_ids`` (a comma-separated list or a list of sample ids) make those calls fail.
+Nothing is random, so runs and cache keys are reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from evalkit.adapters.base import ModelAdapter
+from evalkit.errors import ConfigError
+from evalkit.types import GenerateRequest, Generation
+
+_MODES = {
+    "echo": lambda p: p,
+    "upper": lambda p: p.upper(),
+    "reverse": lambda p: " ".join(reversed(p.split())),
+}
+
+
+class ScriptedAdapter(ModelAdapter):
+    """A scripted model: fixed responses, fixed failures, no randomness.
+
+    >>> a = ScriptedAdapter("upper", fail_ids="2")
+    >>> [g.text or g.error for g in a.generate([GenerateRequest("hi", sample_id="1"),
+    ...                                          GenerateRequest("yo", sample_id="2")])]
+    ['HI', 'scripted failure for sample 2']
+    """
+
+    name: ClassVar[str] = "scripted"
+
+    def __init__(
+        self,
+        target: str = "echo",
+        *,
+        responses: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        fail_ids: str | Sequence[str] = (),
+    ) -> None:
+        self.target = target
+        self.responses = dict(responses or {})
+        self.errors = dict(errors or {})
+        default = target
+        if target not in _MODES:
+            path = Path(target)
+            if not path.is_file():
+                raise ConfigError(
+                    f"scripted:{target}: not a mode ({', '.join(_MODES)}) nor a JSON script file."
+                )
+            script = json.loads(path.read_text(encoding="utf-8"))
+            self.responses.update(script.get("responses", {}))
+            self.errors.update(script.get("errors", {}))
+            default = script.get("default", "echo")
+            if default not in _MODES:
+                raise ConfigError(f"{path}: default must be one of {', '.join(_MODES)}.")
+        self.default = default
+        ids = fail_ids.split(",") if isinstance(fail_ids, str) else list(fail_ids)
+        self.fail_ids = frozenset(i.strip() for i in ids if i.strip())
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        out = []
+        for r in requests:
+            if r.sample_id in self.fail_ids:
+                out.append(
+                    Generation(text=None, error=f"scripted failure for sample {r.sample_id}")
+                )
+            elif r.prompt in self.errors:
+                out.append(Generation(text=None, error=self.errors[r.prompt]))
+            elif r.prompt in self.responses:
+                out.append(Generation(text=self.responses[r.prompt]))
+            else:
+                out.append(Generation(text=_MODES[self.default](r.prompt)))
+        return out
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "kind": self.name,
+            "target": self.target,
+            "default": self.default,
+            "n_responses": len(self.responses),
+            "fail_ids": sorted(self.fail_ids),
+        }

@@ -1,0 +1,183 @@
+"""Load task samples from JSONL, CSV or Parquet with a field mapping.
+
+Every problem names the file, the line (or row) and the field, and says what to change.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import InputError
+from evalkit.suite import DatasetSpec
+from evalkit.types import Sample
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The samples of one task and where they came from."""
+
+    path: Path
+    sha256: str
+    samples: tuple[Sample, ...]
+
+    def info(self) -> dict[str, Any]:
+        """What the run record keeps about the data."""
+        return {"path": str(self.path), "sha256": self.sha256, "n": len(self.samples)}
+
+
+def template_fields(template: str) -> list[str]:
+    """The field names a ``str.format`` template uses.
+
+    >>> template_fields("Q: {question}\\nContext: {context}\\nA:")
+    ['question', 'context']
+    """
+    return [f for _, f, _, _ in string.Formatter().parse(template) if f]
+
+
+def _detect_format(path: Path, declared: str | None) -> str:
+    if declared:
+        return declared
+    suffix = path.suffix.lower()
+    formats = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+    if suffix not in formats:
+        raise InputError(
+            f"{path}: cannot tell the format from the extension '{suffix}'; "
+            "use .jsonl, .csv or .parquet, or set dataset.format."
+        )
+    return formats[suffix]
+
+
+def _rows(path: Path, fmt: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (location, row) pairs; location is ``path:line`` or ``path:row N``."""
+    if fmt == "jsonl":
+        with open(path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(
+                        f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                        "each line must be one JSON object."
+                    ) from None
+                if not isinstance(row, dict):
+                    raise InputError(
+                        f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}."
+                    )
+                yield f"{path}:{lineno}", row
+    elif fmt == "csv":
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            for row in reader:
+                if None in row:
+                    raise InputError(
+                        f"{path}:{reader.line_num}: more cells than header columns; "
+                        "quote cells that contain commas."
+                    )
+                yield f"{path}:{reader.line_num}", dict(row)
+    else:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError as exc:  # pragma: no cover - pyarrow is a dependency
+            raise InputError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from exc
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:
+            raise InputError(f"{path}: not a readable Parquet file ({exc}).") from None
+        for i, row in enumerate(table.to_pylist(), start=1):
+            yield f"{path}:row {i}", row
+
+
+def _references(where: str, row: dict[str, Any], field: str | None) -> tuple[str, ...]:
+    if field is None:
+        field = next((f for f in ("references", "reference") if f in row), None)
+        if field is None:
+            return ()
+    if field not in row:
+        raise InputError(
+            f"{where}: field '{field}' is missing; the task maps references to '{field}' "
+            f"(fields here: {', '.join(sorted(row))})."
+        )
+    value = row[field]
+    if isinstance(value, str):
+        refs: tuple[str, ...] = (value,)
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        refs = tuple(value)
+    else:
+        raise InputError(
+            f"{where}: field '{field}' must be a string or a list of strings, "
+            f"got {type(value).__name__}."
+        )
+    if not refs or all(not r.strip() for r in refs):
+        raise InputError(
+            f"{where}: field '{field}' has no reference text; give at least one non-empty "
+            "reference or drop the sample."
+        )
+    return refs
+
+
+def load_dataset(
+    path: Path, spec: DatasetSpec, prompt: str = "", limit: int | None = None
+) -> Dataset:
+    """Read a dataset file into Samples.
+
+    Args:
+        path: The resolved file path.
+        spec: The task's dataset mapping (id and references fields, format, limit).
+        prompt: The prompt template; each field it uses must exist in every row.
+        limit: Keep only the first ``limit`` samples (overrides ``spec.limit`` when smaller).
+
+    Raises:
+        InputError: A missing file, a bad line, a missing field, empty references, a wrong type
+            or a duplicate id, naming the file and line.
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: dataset file not found; check dataset.path in the suite.")
+    raw = path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    fmt = _detect_format(path, spec.format)
+    needed = template_fields(prompt)
+    limits = [x for x in (spec.limit, limit) if x is not None]
+    cap = min(limits) if limits else None
+    samples: list[Sample] = []
+    first_seen: dict[str, str] = {}
+    for where, row in _rows(path, fmt):
+        if cap is not None and len(samples) >= cap:
+            break
+        if spec.id is not None:
+            if spec.id not in row:
+                raise InputError(
+                    f"{where}: field '{spec.id}' is missing; the task maps id to '{spec.id}'."
+                )
+            raw_id = row[spec.id]
+        else:
+            raw_id = row.get("id", len(samples) + 1)
+        if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+            raise InputError(
+                f"{where}: id must be a string or an integer, got {type(raw_id).__name__}."
+            )
+        sid = str(raw_id)
+        if sid in first_seen:
+            raise InputError(
+                f"{where}: duplicate id '{sid}' (first at {first_seen[sid]}); ids must be unique."
+            )
+        first_seen[sid] = where
+        for f in needed:
+            if f not in row:
+                raise InputError(
+                    f"{where}: field '{f}' is missing; the prompt template uses {{{f}}} "
+                    f"(fields here: {', '.join(sorted(row))})."
+                )
+        refs = _references(where, row, spec.references)
+        samples.append(Sample(id=sid, inputs=row, references=refs))
+    if not samples:
+        raise InputError(f"{path}: no samples; the file is empty.")
+    return Dataset(path=path, sha256=sha, samples=tuple(samples))

@@ -1,0 +1,147 @@
+"""The metric contract: per-sample sufficient statistics, an aggregate, and a signature.
+
+A metric turns each sample into a small statistic (BLEU: n-gram match counts and lengths;
+ROUGE: per-sample precision, recall and F) and computes corpus values from a list of those.
+Resuming, sharding, bootstrap intervals and paired tests then concatenate or resample the
+statistics; none re-tokenises or calls a model again.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from typing import Any, ClassVar
+
+import numpy as np
+
+from evalkit import __version__
+from evalkit.errors import ConfigError, did_you_mean
+from evalkit.types import Sample, Score, Stats
+
+
+def package_version(name: str) -> str:
+    """The installed version of ``name``, or ``"missing"``."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+class Metric(ABC):
+    """Base class of every metric.
+
+    Subclasses declare their parameters as keyword arguments of ``__init__`` (with defaults and
+    type hints: ``evalkit metrics`` lists them from there) and call ``super().__init__(...)``
+    with the validated values so they end up in ``params`` and the signature.
+    """
+
+    name: ClassVar[str]
+    higher_is_better: ClassVar[bool] = True
+    requires: ClassVar[frozenset[str]] = frozenset({"prediction", "references"})
+    #: Packages whose versions change the numbers; recorded in results.json.
+    reference_packages: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **params: Any) -> None:
+        self.params: dict[str, Any] = dict(params)
+
+    @classmethod
+    def build(cls, params: Mapping[str, Any] | None = None) -> Metric:
+        """Construct from user parameters, turning unknown names into a ConfigError."""
+        params = dict(params or {})
+        accepted = cls.parameters()
+        for key in params:
+            if key not in accepted:
+                raise ConfigError(
+                    f"{cls.name}: unknown parameter '{key}'.{did_you_mean(key, list(accepted))} "
+                    f"Parameters: {', '.join(accepted) or '(none)'}."
+                )
+        return cls(**params)
+
+    @classmethod
+    def parameters(cls) -> dict[str, inspect.Parameter]:
+        """The keyword parameters of ``__init__`` with their defaults and annotations."""
+        sig = inspect.signature(cls.__init__)
+        return {
+            n: p
+            for n, p in sig.parameters.items()
+            if n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        }
+
+    @abstractmethod
+    def value_names(self) -> tuple[str, ...]:
+        """The names of the values ``aggregate`` returns; the first one is the headline."""
+
+    def value_higher_is_better(self, value_name: str) -> bool:
+        """Direction of one value (defaults to the class direction)."""
+        return self.higher_is_better
+
+    @abstractmethod
+    def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
+        """One JSON-serialisable statistic per sample, in order."""
+
+    @abstractmethod
+    def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
+        """Corpus values, keyed by ``value_names()``, from a list of per-sample statistics."""
+
+    def signature_fields(self) -> dict[str, Any]:
+        """What goes into the signature; override to add library-specific fields."""
+        fields: dict[str, Any] = dict(sorted(self.params.items()))
+        for pkg in self.reference_packages:
+            fields[pkg] = package_version(pkg)
+        fields["evalkit"] = __version__
+        return fields
+
+    def signature(self) -> str:
+        """``name|key:value|...``: everything that changes the number, from parameters only."""
+        parts = [self.name]
+        for key, value in self.signature_fields().items():
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            parts.append(f"{key}:{value}")
+        return "|".join(parts)
+
+    def score(self, samples: Sequence[Sample]) -> Score:
+        """Score samples in one call (what the functional twins use)."""
+        stats = self.sample_stats(samples)
+        values = self.aggregate(stats)
+        head = self.value_names()[0]
+        return Score(
+            name=head, value=values[head], signature=self.signature(), n=len(stats), details=values
+        )
+
+
+class VectorMetric(Metric):
+    """A metric whose per-sample statistic is a fixed-length vector of numbers that add up.
+
+    The corpus value is a function of the summed vectors and the sample count, so bootstrap and
+    paired tests can resample with one matrix product instead of a Python loop over samples.
+    """
+
+    @abstractmethod
+    def from_totals(self, totals: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+        """Values for a batch of summed statistics.
+
+        Args:
+            totals: shape ``(B, d)``, each row the sum of ``n[b]`` per-sample vectors.
+            n: shape ``(B,)``, the number of samples summed into each row.
+
+        Returns:
+            For each value name, an array of shape ``(B,)``.
+        """
+
+    def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
+        if len(stats) == 0:
+            return {k: float("nan") for k in self.value_names()}
+        arr = np.asarray(stats, dtype=np.float64)
+        out = self.from_totals(arr.sum(axis=0)[None, :], np.array([len(stats)]))
+        return {k: float(v[0]) for k, v in out.items()}
+
+
+class MeanMetric(VectorMetric):
+    """A metric whose corpus value is the mean of per-sample values (one or more)."""
+
+    def from_totals(self, totals: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+        means = totals / np.maximum(n, 1)[:, None]
+        return {k: means[:, i] for i, k in enumerate(self.value_names())}

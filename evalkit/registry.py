@@ -1,0 +1,103 @@
+"""One generic registry for metrics and adapters.
+
+Builtins are a lazy table of ``name -> "module:attribute"`` so that ``import evalkit`` imports
+nothing heavy; third-party packages add entries through the ``evalkit.metrics`` and
+``evalkit.adapters`` entry-point groups; tests and notebooks can use the ``register`` decorator.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from importlib import metadata
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from evalkit.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from evalkit.adapters.base import ModelAdapter
+    from evalkit.metrics.base import Metric
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Name -> object lookup with lazy builtins, entry points and did-you-mean errors.
+
+    >>> reg = Registry("widget", "evalkit.widgets", {"bleu": "evalkit.metrics.text_overlap:BLEU"})
+    >>> reg.get("bleu").__name__
+    'BLEU'
+    >>> reg.get("bleuu")
+    Traceback (most recent call last):
+    ...
+    evalkit.errors.ConfigError: unknown widget 'bleuu'. Did you mean 'bleu'? Available: bleu.
+    """
+
+    def __init__(self, kind: str, group: str, builtins: dict[str, str]) -> None:
+        self.kind = kind
+        self.group = group
+        self._lazy = dict(builtins)
+        self._loaded: dict[str, T] = {}
+        self._entry_points_read = False
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator that registers an object under ``name``."""
+
+        def deco(obj: T) -> T:
+            self._loaded[name] = obj
+            return obj
+
+        return deco
+
+    def _read_entry_points(self) -> None:
+        if self._entry_points_read:
+            return
+        self._entry_points_read = True
+        for ep in metadata.entry_points(group=self.group):
+            self._lazy.setdefault(ep.name, ep.value)
+
+    def names(self) -> list[str]:
+        """All registered names, sorted."""
+        self._read_entry_points()
+        return sorted(set(self._lazy) | set(self._loaded))
+
+    def get(self, name: str) -> T:
+        """Return the object registered as ``name``; raise ConfigError with a suggestion."""
+        if name in self._loaded:
+            return self._loaded[name]
+        self._read_entry_points()
+        target = self._lazy.get(name)
+        if target is None:
+            names = self.names()
+            raise ConfigError(
+                f"unknown {self.kind} '{name}'.{did_you_mean(name, names)} "
+                f"Available: {', '.join(names)}."
+            )
+        module_name, _, attr = target.partition(":")
+        obj: T = getattr(importlib.import_module(module_name), attr)
+        self._loaded[name] = obj
+        return obj
+
+
+METRICS: Registry[type[Metric]] = Registry(
+    "metric",
+    "evalkit.metrics",
+    {
+        "bleu": "evalkit.metrics.text_overlap:BLEU",
+        "chrf": "evalkit.metrics.text_overlap:CHRF",
+        "ter": "evalkit.metrics.text_overlap:TER",
+        "rouge": "evalkit.metrics.rouge:ROUGE",
+        "exact_match": "evalkit.metrics.qa:ExactMatch",
+        "token_f1": "evalkit.metrics.qa:TokenF1",
+    },
+)
+
+ADAPTERS: Registry[type[ModelAdapter]] = Registry(
+    "adapter",
+    "evalkit.adapters",
+    {
+        "predictions": "evalkit.adapters.predictions:PredictionsAdapter",
+        "python": "evalkit.adapters.callable:CallableAdapter",
+        "scripted": "evalkit.adapters.scripted:ScriptedAdapter",
+    },
+)

@@ -1,0 +1,423 @@
+"""Run a suite against a model: samples -> requests -> cached adapter calls -> stats -> record.
+
+The record is written as the run goes: ``samples.jsonl`` gets one flushed line per sample after
+every batch, so a killed run loses at most the batch in flight, and ``--resume`` finishes it
+without scoring any sample twice. Results are computed from the record in dataset order, so an
+interrupted-and-resumed run gives exactly the numbers of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+import sys
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit import __version__
+from evalkit.adapters import ModelAdapter, build_adapter
+from evalkit.cache import ResponseCache, cache_key
+from evalkit.data import Dataset, load_dataset
+from evalkit.errors import ConfigError, InputError, RunError
+from evalkit.metrics.base import package_version
+from evalkit.stats import bootstrap_ci, task_rng
+from evalkit.store import (
+    FORMAT_VERSION,
+    RESULTS,
+    SAMPLES,
+    append_samples,
+    iter_samples,
+    read_header,
+    write_json_atomic,
+)
+from evalkit.suite import Suite, Task, load_suite
+from evalkit.types import GenerateRequest, Generation, MetricResult, Sample
+
+
+@dataclass
+class RunOptions:
+    """Settings of one run that are not part of the suite."""
+
+    limit: int | None = None
+    seed: int | None = None
+    resume: bool = False
+    use_cache: bool = True
+    cache_path: Path | None = None
+    progress: bool = False
+    batch_size: int | None = None
+    model_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunOutcome:
+    """What ``run_suite`` returns: the record on disk and the exit code it implies."""
+
+    path: Path
+    header: dict[str, Any]
+    exit_code: int
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        """The tidy result rows."""
+        return list(self.header.get("results", []))
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _render_prompt(task: Task, dataset: Dataset, sample: Sample) -> str:
+    try:
+        return task.spec.prompt.format(**sample.inputs)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InputError(
+            f"{dataset.path}: sample '{sample.id}': the prompt template of task '{task.name}' "
+            f"cannot be filled ({type(exc).__name__}: {exc})."
+        ) from None
+
+
+def _requests(task: Task, dataset: Dataset, seed: int) -> list[GenerateRequest]:
+    gen = task.spec.generation
+    return [
+        GenerateRequest(
+            prompt=_render_prompt(task, dataset, s),
+            task=task.name,
+            sample_id=s.id,
+            max_tokens=gen.max_tokens,
+            temperature=gen.temperature,
+            stop=tuple(gen.stop),
+            seed=gen.seed if gen.seed is not None else seed,
+        )
+        for s in dataset.samples
+    ]
+
+
+def _versions(suite: Suite) -> dict[str, str]:
+    versions = {"evalkit": __version__, "python": platform.python_version()}
+    for pkg in ("numpy",):
+        versions[pkg] = package_version(pkg)
+    for task in suite.tasks:
+        for entry in task.metrics:
+            for pkg in entry.metric.reference_packages:
+                versions[pkg] = package_version(pkg)
+    return versions
+
+
+def _identity(
+    suite: Suite,
+    datasets: dict[str, Dataset],
+    model: str,
+    info: dict[str, Any],
+    opts: RunOptions,
+    seed: int,
+) -> dict[str, Any]:
+    """What must match for ``--resume`` to continue a run."""
+    return {
+        "suite_fingerprint": suite.fingerprint(),
+        "datasets": {k: d.sha256 for k, d in datasets.items()},
+        "model": model,
+        "model_info": info,
+        "seed": seed,
+        "limit": opts.limit,
+    }
+
+
+def _call_adapter(
+    adapter: ModelAdapter,
+    cache: ResponseCache | None,
+    info: dict[str, Any],
+    requests: Sequence[GenerateRequest],
+) -> list[Generation]:
+    if cache is None:
+        out = adapter.generate(requests)
+    else:
+        keys = [cache_key(info, r) for r in requests]
+        hits = cache.get_many(keys)
+        todo = [i for i, k in enumerate(keys) if k not in hits]
+        fresh = adapter.generate([requests[i] for i in todo]) if todo else []
+        if len(fresh) != len(todo):
+            raise RunError(
+                f"adapter {adapter.name} returned {len(fresh)} results for {len(todo)} requests."
+            )
+        cache.put_many([(keys[i], g) for i, g in zip(todo, fresh, strict=True)])
+        by_index = dict(zip(todo, fresh, strict=True))
+        out = [
+            by_index[i] if i in by_index else Generation(text=hits[keys[i]], cached=True)
+            for i in range(len(requests))
+        ]
+    if len(out) != len(requests):
+        raise RunError(f"adapter {adapter.name} returned {len(out)} results for {len(requests)}.")
+    return out
+
+
+def _score_batch(
+    task: Task,
+    samples: Sequence[Sample],
+    requests: Sequence[GenerateRequest],
+    gens: Sequence[Generation],
+) -> list[dict[str, Any]]:
+    """Per-sample record lines; metrics see only successful generations."""
+    scored = [
+        Sample(id=s.id, inputs=s.inputs, references=s.references, prediction=g.text)
+        for s, g in zip(samples, gens, strict=True)
+        if g.ok
+    ]
+    per_metric = {e.key: e.metric.sample_stats(scored) if scored else [] for e in task.metrics}
+    lines = []
+    k = 0
+    for s, r, g in zip(samples, requests, gens, strict=True):
+        line: dict[str, Any] = {
+            "task": task.name,
+            "id": s.id,
+            "prompt": r.prompt,
+            "prediction": g.text if g.ok else None,
+            "references": list(s.references),
+            "error": None if g.ok else (g.error or "no output"),
+            "cached": g.cached,
+            "stats": {},
+        }
+        if g.ok:
+            line["stats"] = {key: stats[k] for key, stats in per_metric.items()}
+            k += 1
+        lines.append(line)
+    return lines
+
+
+def _finite(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def compute_results(
+    suite: Suite,
+    datasets: dict[str, Dataset],
+    lines: Iterable[dict[str, Any]],
+    seed: int,
+) -> tuple[list[MetricResult], list[dict[str, Any]]]:
+    """Aggregate record lines into tidy rows, in dataset order, with seeded bootstrap CIs."""
+    by_key = {(ln["task"], ln["id"]): ln for ln in lines}
+    rows: list[MetricResult] = []
+    task_info: list[dict[str, Any]] = []
+    boot = suite.spec.bootstrap
+    for task in suite.tasks:
+        ds = datasets[task.name]
+        done = [by_key[(task.name, s.id)] for s in ds.samples if (task.name, s.id) in by_key]
+        ok = [ln for ln in done if ln["error"] is None]
+        n_err = len(done) - len(ok)
+        task_info.append(
+            {
+                "name": task.name,
+                "dataset": ds.info(),
+                "n_samples": len(done),
+                "n_errors": n_err,
+                "metrics": {e.key: e.metric.signature() for e in task.metrics},
+            }
+        )
+        for entry in task.metrics:
+            stats = [ln["stats"][entry.key] for ln in ok]
+            values = entry.metric.aggregate(stats)
+            cis = bootstrap_ci(
+                entry.metric,
+                stats,
+                resamples=boot.resamples,
+                confidence=boot.confidence,
+                rng=task_rng(seed, task.name, entry.key),
+            )
+            for name in entry.metric.value_names():
+                lo, hi = cis[name]
+                rows.append(
+                    MetricResult(
+                        task=task.name,
+                        metric=name,
+                        value=_finite(values[name]),  # type: ignore[arg-type]
+                        ci_low=_finite(lo),
+                        ci_high=_finite(hi),
+                        n=len(ok),
+                        n_errors=n_err,
+                        higher_is_better=entry.metric.value_higher_is_better(name),
+                        signature=entry.metric.signature(),
+                    )
+                )
+    return rows, task_info
+
+
+def evaluate_gates(suite: Suite, rows: Sequence[MetricResult]) -> list[dict[str, Any]]:
+    """Check the suite's absolute gates (``min``/``max``) against result rows."""
+    by = {(r.task, r.metric): r for r in rows}
+    out = []
+    for task in suite.tasks:
+        for gate in task.spec.gates:
+            row = by[(task.name, gate.metric)]
+            for kind, threshold in (("min", gate.min), ("max", gate.max)):
+                if threshold is None:
+                    continue
+                value = row.value
+                passed = value is not None and (
+                    value >= threshold if kind == "min" else value <= threshold
+                )
+                out.append(
+                    {
+                        "task": task.name,
+                        "metric": gate.metric,
+                        "kind": kind,
+                        "threshold": threshold,
+                        "value": value,
+                        "passed": bool(passed),
+                    }
+                )
+    return out
+
+
+def run_suite(
+    suite: Suite | str | Path,
+    model: str | ModelAdapter,
+    out: str | Path,
+    options: RunOptions | None = None,
+    **kwargs: Any,
+) -> RunOutcome:
+    """Run ``suite`` against ``model`` and write the run record into ``out``.
+
+    Args:
+        suite: A loaded suite or the path of a suite YAML file.
+        model: An adapter spec (``predictions:preds.jsonl``...) or an adapter instance.
+        out: The run directory.
+        options: Run settings; keyword arguments are accepted as a shorthand for its fields.
+
+    Returns:
+        The written record and the exit code it implies (0, or 1 when a gate failed).
+
+    Raises:
+        ConfigError, InputError: Bad suite, data, predictions or options (exit code 2), before
+            any model call.
+        RunError: Every model call failed (exit code 3); the record is still written.
+    """
+    opts = options or RunOptions(**kwargs)
+    if not isinstance(suite, Suite):
+        suite = load_suite(suite)
+    seed = suite.spec.seed if opts.seed is None else opts.seed
+    datasets = {
+        t.name: load_dataset(t.dataset_path, t.spec.dataset, t.spec.prompt, opts.limit)
+        for t in suite.tasks
+    }
+    adapter = build_adapter(model, opts.model_options) if isinstance(model, str) else model
+    spec = model if isinstance(model, str) else f"{adapter.name}:<object>"
+    info = adapter.info()
+    requests = {t.name: _requests(t, datasets[t.name], seed) for t in suite.tasks}
+    adapter.prepare(requests)
+
+    out_dir = Path(out)
+    identity = _identity(suite, datasets, spec, info, opts, seed)
+    header = _open_run_dir(out_dir, identity, suite, opts, seed)
+    done = {(ln["task"], ln["id"]) for ln in iter_samples(out_dir / SAMPLES, repair=True)}
+
+    cache = ResponseCache(opts.cache_path) if (opts.use_cache and adapter.cacheable) else None
+    batch = opts.batch_size or suite.spec.batch_size
+    pending = {
+        t.name: [i for i, s in enumerate(datasets[t.name].samples) if (t.name, s.id) not in done]
+        for t in suite.tasks
+    }
+    total = sum(len(v) for v in pending.values())
+    from tqdm.auto import tqdm
+
+    try:
+        with tqdm(
+            total=total, disable=not opts.progress, unit="sample", file=sys.stderr, desc=suite.name
+        ) as bar:
+            for task in suite.tasks:
+                ds, reqs = datasets[task.name], requests[task.name]
+                todo = pending[task.name]
+                for start in range(0, len(todo), batch):
+                    idx = todo[start : start + batch]
+                    b_reqs = [reqs[i] for i in idx]
+                    gens = _call_adapter(adapter, cache, info, b_reqs)
+                    lines = _score_batch(task, [ds.samples[i] for i in idx], b_reqs, gens)
+                    append_samples(out_dir / SAMPLES, lines)
+                    bar.update(len(idx))
+    finally:
+        if cache is not None:
+            cache.close()
+    return finalize(out_dir, suite, datasets, header, seed)
+
+
+def _open_run_dir(
+    out_dir: Path, identity: dict[str, Any], suite: Suite, opts: RunOptions, seed: int
+) -> dict[str, Any]:
+    has_run = (out_dir / RESULTS).exists() or (out_dir / SAMPLES).exists()
+    if has_run and not opts.resume:
+        raise ConfigError(
+            f"{out_dir}: already holds a run; pass --resume to finish it, or choose another --out."
+        )
+    if has_run:
+        header = read_header(out_dir)
+        if header.get("identity") != identity:
+            old = header.get("identity") or {}
+            diff = sorted(k for k in identity if old.get(k) != identity[k])
+            raise ConfigError(
+                f"{out_dir}: cannot resume: the run there differs in {', '.join(diff)}; "
+                "resume with the same suite, data, model, seed and limit, or use another --out."
+            )
+        header["status"] = "running"
+        header.setdefault("resumed_at", []).append(_now())
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        header = {
+            "format_version": FORMAT_VERSION,
+            "run_id": f"{stamp}-{uuid.uuid4().hex[:8]}",
+            "status": "running",
+            "suite": {
+                "name": suite.name,
+                "path": str(suite.path),
+                "fingerprint": suite.fingerprint(),
+            },
+            "model": {"spec": identity["model"], "info": identity["model_info"]},
+            "seed": seed,
+            "limit": opts.limit,
+            "evalkit_version": __version__,
+            "versions": _versions(suite),
+            "created_at": _now(),
+            "finished_at": None,
+            "bootstrap": suite.spec.bootstrap.model_dump(),
+            "identity": identity,
+            "tasks": [],
+            "results": [],
+        }
+    write_json_atomic(out_dir / RESULTS, header)
+    return header
+
+
+def finalize(
+    out_dir: Path, suite: Suite, datasets: dict[str, Dataset], header: dict[str, Any], seed: int
+) -> RunOutcome:
+    """Compute results from the record, write results.json and the reports."""
+    lines = list(iter_samples(out_dir / SAMPLES))
+    rows, task_info = compute_results(suite, datasets, lines, seed)
+    gates = evaluate_gates(suite, rows)
+    n_total = sum(t["n_samples"] for t in task_info)
+    n_errors = sum(t["n_errors"] for t in task_info)
+    failed = n_total > 0 and n_errors == n_total
+    header.update(
+        {
+            "status": "failed" if failed else "completed",
+            "finished_at": _now(),
+            "tasks": task_info,
+            "counts": {"samples": n_total, "errors": n_errors},
+            "results": [r.to_dict() for r in rows],
+            "gates": gates,
+        }
+    )
+    write_json_atomic(out_dir / RESULTS, header)
+    from evalkit.report import write_reports
+
+    write_reports(out_dir)
+    if failed:
+        raise RunError(
+            f"every model call failed ({n_errors} of {n_total}); the errors are in "
+            f"{out_dir / SAMPLES}. First error: "
+            f"{next(ln['error'] for ln in lines if ln['error'])}"
+        )
+    exit_code = 1 if any(not g["passed"] for g in gates) else 0
+    return RunOutcome(path=out_dir, header=header, exit_code=exit_code)

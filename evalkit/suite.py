@@ -1,0 +1,327 @@
+"""Suite YAML: safe loading, schema validation with path-aware errors, metrics built up front.
+
+A suite names tasks; a task names a dataset (path and field mapping), a prompt template
+(``str.format`` over the sample's fields, no code), generation settings and metrics::
+
+    name: quickstart
+    tasks:
+      - name: translate
+        dataset: {path: data/translate.jsonl, id: id, references: ref}
+        prompt: "Translate to English: {source}"
+        metrics:
+          - bleu: {tokenize: 13a}
+          - chrf
+
+Every error names the file, the line, the path inside the suite (``tasks[0].metrics[1].bleu``)
+and what to do. Metrics are constructed here, so bad parameters fail before any model call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from evalkit.errors import ConfigError, EvalkitError, did_you_mean
+from evalkit.metrics.base import Metric
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(_Strict):
+    """Where a task's samples come from and which fields mean what."""
+
+    path: str
+    format: Literal["jsonl", "csv", "parquet"] | None = None
+    id: str | None = None
+    references: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+
+
+class GenerationSpec(_Strict):
+    """Generation settings passed to the adapter (and part of the cache key)."""
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0)
+    stop: list[str] = Field(default_factory=list)
+    seed: int | None = None
+
+
+class GateSpec(_Strict):
+    """A quality gate on one metric value of the task."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = None
+    no_significant_regression: bool = False
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+
+
+class TaskSpec(_Strict):
+    """One task of a suite."""
+
+    name: str = Field(min_length=1)
+    dataset: DatasetSpec
+    prompt: str = "{input}"
+    generation: GenerationSpec = GenerationSpec()
+    metrics: list[str | dict[str, dict[str, Any] | None]] = Field(min_length=1)
+    gates: list[GateSpec] = Field(default_factory=list)
+
+    @field_validator("prompt")
+    @classmethod
+    def _template_parses(cls, value: str) -> str:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError as exc:
+            raise ValueError(
+                f"prompt is not a valid str.format template ({exc}); "
+                "double literal braces: {{{{ }}}}"
+            ) from exc
+        for f in fields:
+            if not f or not f.isidentifier():
+                raise ValueError(
+                    f"prompt field {{{f}}} must be a plain field name such as {{question}}; "
+                    "attribute and index lookups are not allowed"
+                )
+        return value
+
+
+class BootstrapSpec(_Strict):
+    """Bootstrap confidence interval settings."""
+
+    resamples: int = Field(default=1000, ge=0)
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+
+
+class SuiteSpec(_Strict):
+    """The whole suite file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = 0
+    batch_size: int = Field(default=32, ge=1)
+    bootstrap: BootstrapSpec = BootstrapSpec()
+    tasks: list[TaskSpec] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    """A metric of a task: its key in the record, the built metric and where it was declared."""
+
+    key: str
+    metric: Metric
+    where: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """A validated task with its metrics built."""
+
+    spec: TaskSpec
+    metrics: tuple[MetricEntry, ...]
+    dataset_path: Path
+
+    @property
+    def name(self) -> str:
+        """The task name."""
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite, ready to run."""
+
+    path: Path
+    spec: SuiteSpec
+    tasks: tuple[Task, ...]
+
+    @property
+    def name(self) -> str:
+        """The suite name."""
+        return self.spec.name
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical suite configuration (dataset contents are hashed apart)."""
+        canon = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its closest existing parent)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        nxt = None
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                    nxt = v
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            nxt = node.value[part]
+        if nxt is None:
+            break
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
+
+
+def _fix_for(err: Any, parent_model: type[BaseModel] | None) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden" and parent_model is not None:
+        key = str(err["loc"][-1])
+        fields = list(parent_model.model_fields)
+        return f"unknown key '{key}'.{did_you_mean(key, fields)} Allowed keys: {', '.join(fields)}."
+    if kind == "missing":
+        return f"required key '{err['loc'][-1]}' is missing; add it."
+    return f"{err.get('msg', 'invalid value')} (got {err.get('input')!r})."
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of ``loc`` (for did-you-mean on keys)."""
+    model: type[BaseModel] | None = SuiteSpec
+    for part in loc[:-1]:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        inner = getattr(ann, "__args__", (ann,))
+        model = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return model
+
+
+def parse_suite(text: str, path: Path) -> SuiteSpec:
+    """Parse and validate suite YAML text (safe loading only)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        problem = exc.problem or str(exc)
+        hint = ""
+        if "python/" in str(exc) or "constructor" in problem:
+            hint = " Suites are data only: tags that build Python objects are refused."
+        raise ConfigError(f"{path}{line}: invalid YAML: {problem}.{hint}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: a suite must be a mapping with 'name' and 'tasks', got {type(data).__name__}."
+        )
+    try:
+        return SuiteSpec.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            # pydantic reports union branches as extra loc parts ('str', 'dict[...]'); drop them.
+            loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p == "str")))
+            ln = _line_of(root, loc)
+            where = f"{path}:{ln}" if ln else str(path)
+            lines.append(f"{where}: {_loc_to_path(loc)}: {_fix_for(err, _model_at(loc))}")
+        # de-duplicate union noise, keep order
+        seen: dict[str, None] = dict.fromkeys(lines)
+        raise ConfigError("\n".join(seen)) from None
+
+
+def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | None) -> Task:
+    entries: list[MetricEntry] = []
+    from evalkit.registry import METRICS
+
+    for j, item in enumerate(spec.metrics):
+        where_loc: tuple[int | str, ...] = ("tasks", index, "metrics", j)
+        params: dict[str, Any]
+        if isinstance(item, str):
+            name, params = item, {}
+        else:
+            if len(item) != 1:
+                ln = _line_of(root, where_loc)
+                raise ConfigError(
+                    f"{path}:{ln}: {_loc_to_path(where_loc)}: a metric entry is one name or a "
+                    f"one-key mapping {{name: {{params}}}}, got keys {sorted(item)}."
+                )
+            name, raw = next(iter(item.items()))
+            params = dict(raw or {})
+            where_loc = (*where_loc, name)
+        ln = _line_of(root, where_loc)
+        where = f"{path}:{ln}: {_loc_to_path(where_loc)}"
+        try:
+            cls = METRICS.get(name)
+            metric = cls.build(params)
+        except EvalkitError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: {name}: {exc}") from None
+        if any(e.key == name for e in entries):
+            raise ConfigError(f"{where}: metric '{name}' is listed twice in this task.")
+        entries.append(MetricEntry(key=name, metric=metric, where=where))
+    dataset_path = (path.parent / spec.dataset.path).resolve()
+    return Task(spec=spec, metrics=tuple(entries), dataset_path=dataset_path)
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Load, validate and build a suite; raises ConfigError naming file, line and path.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.yaml"
+    >>> _ = p.write_text("name: s\\ntasks:\\n  - name: t\\n    dataset: {path: d.jsonl}\\n"
+    ...                  "    metrics: [exact_mach]\\n")
+    >>> load_suite(p)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    evalkit.errors.ConfigError: ...s.yaml:5: tasks[0].metrics[0]: unknown metric 'exact_mach'. ...
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: suite file not found; check the path.")
+    text = p.read_text(encoding="utf-8")
+    spec = parse_suite(text, p)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:  # pragma: no cover - parse_suite already accepted it
+        root = None
+    names = [t.name for t in spec.tasks]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{p}: task names must be unique; repeated: {', '.join(dupes)}.")
+    tasks = tuple(_build_metrics(t, i, p, root) for i, t in enumerate(spec.tasks))
+    for i, task in enumerate(tasks):
+        values = {v for e in task.metrics for v in e.metric.value_names()}
+        for g, gate in enumerate(task.spec.gates):
+            if gate.metric not in values:
+                loc = ("tasks", i, "gates", g, "metric")
+                raise ConfigError(
+                    f"{p}:{_line_of(root, loc)}: {_loc_to_path(loc)}: no metric value "
+                    f"'{gate.metric}' in this task.{did_you_mean(gate.metric, sorted(values))} "
+                    f"Values: {', '.join(sorted(values))}."
+                )
+    return Suite(path=p.resolve(), spec=spec, tasks=tasks)

@@ -1,0 +1,121 @@
+"""Frozen value objects shared by data loading, adapters, metrics and reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A per-sample sufficient statistic: JSON-serialisable (numbers, lists, dicts of those).
+Stats = Any
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation example, after its model output (if any) is known.
+
+    Attributes:
+        id: The sample id, unique within its task.
+        inputs: The dataset fields, available to the prompt template.
+        references: Zero or more reference outputs.
+        prediction: The model output that metrics score; ``None`` before generation.
+        outputs: Other adapter outputs a metric may require (log-probabilities, rankings...).
+    """
+
+    id: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    references: tuple[str, ...] = ()
+    prediction: str | None = None
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """A request for one completion.
+
+    ``task`` and ``sample_id`` let adapters that replay stored outputs (``predictions:``) find
+    theirs; they never change what a live model generates and are not part of the cache key.
+    """
+
+    prompt: str
+    task: str = ""
+    sample_id: str = ""
+    max_tokens: int | None = None
+    temperature: float = 0.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def cache_fields(self) -> dict[str, Any]:
+        """Everything that changes the output of a live model."""
+        return {
+            "prompt": self.prompt,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "stop": list(self.stop),
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The result of one request: a text, or an error (failures are data, not exceptions)."""
+
+    text: str | None
+    error: str | None = None
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the call succeeded."""
+        return self.error is None and self.text is not None
+
+
+@dataclass(frozen=True)
+class Score:
+    """A corpus score returned by the functional metric front ends.
+
+    Attributes:
+        name: The metric value's flat name (``bleu``, ``rougeL``...).
+        value: The corpus value.
+        signature: Everything that changes the number, as ``key:value|...``.
+        n: Samples scored.
+        details: Other named values computed with it (for example ROUGE precision and recall).
+    """
+
+    name: str
+    value: float
+    signature: str
+    n: int
+    details: Mapping[str, float] = field(default_factory=dict)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One tidy row of ``results.json``."""
+
+    task: str
+    metric: str
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    n_errors: int
+    higher_is_better: bool
+    signature: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as a plain dict, in the documented key order."""
+        return {
+            "task": self.task,
+            "metric": self.metric,
+            "value": self.value,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "n": self.n,
+            "n_errors": self.n_errors,
+            "higher_is_better": self.higher_is_better,
+            "signature": self.signature,
+        }

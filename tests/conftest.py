@@ -1,0 +1,61 @@
+"""Shared fixtures: an isolated response cache and small suite builders."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "suites" / "quickstart.yaml"
+SYS_A = ROOT / "suites" / "quickstart" / "sys_a.jsonl"
+SYS_B = ROOT / "suites" / "quickstart" / "sys_b.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_suite(tmp_path: Path) -> Callable[..., Path]:
+    """Write a one-task suite over a JSONL dataset; returns the suite path."""
+
+    def make(
+        rows: list[dict[str, Any]] | None = None,
+        metrics: str = "[exact_match, token_f1]",
+        extra: str = "",
+        prompt: str = "{question}",
+        name: str = "s.yaml",
+    ) -> Path:
+        if rows is None:
+            rows = [{"id": str(i), "question": f"q{i}", "answer": f"a{i}"} for i in range(10)]
+        write_jsonl(tmp_path / "data.jsonl", rows)
+        suite = tmp_path / name
+        suite.write_text(
+            textwrap.dedent(f"""\
+            name: test
+            bootstrap: {{resamples: 200}}
+            tasks:
+              - name: t
+                dataset: {{path: data.jsonl, id: id, references: answer}}
+                prompt: "{prompt}"
+                metrics: {metrics}
+            """)
+            + extra,
+            encoding="utf-8",
+        )
+        return suite
+
+    return make
