@@ -1,0 +1,327 @@
+"""``report.html``: one self-contained, offline HTML file per run.
+
+The page is rendered from a Jinja2 template with autoescaping on; everything it shows is
+formatted here first, so the template only places strings. Per-sample data (prompts, model
+outputs, references) is embedded once, as a JSON ``<script type="application/json">`` block
+that a small inline script turns into a searchable, paginated table using ``textContent`` only.
+A Content-Security-Policy meta tag forbids every network fetch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from evalkit.report._format import (
+    MISSING,
+    confidence_label,
+    format_ci,
+    format_number,
+    text_of,
+)
+from evalkit.store import RunRecord
+
+#: Rows per page of the sample table (the reader can change it on the page).
+PAGE_SIZE = 50
+
+# Inside a <script> element the HTML parser ends the element at "</script" and treats "<!--"
+# specially; U+2028/U+2029 end lines in old JavaScript parsers; lone surrogates cannot be
+# encoded as UTF-8. In JSON text these characters only occur inside strings, where the
+# "\uXXXX" escape means the same character, so escaping them changes no value.
+_SCRIPT_UNSAFE = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
+
+
+def script_json(obj: Any) -> Markup:
+    """Serialise ``obj`` as JSON that is safe inside ``<script type="application/json">``.
+
+    ``<``, ``>``, ``&``, U+2028, U+2029 and lone surrogates are written as ``\\uXXXX``
+    escapes, so no string can close the script element. Non-finite floats become ``null``
+    (``JSON.parse`` rejects ``NaN``).
+
+    Args:
+        obj: JSON-serialisable data.
+
+    Returns:
+        The JSON text, marked safe for the template.
+
+    >>> str(script_json({"a": "</script><b>&"}))
+    '{"a":"\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003e\\\\u0026"}'
+    >>> json.loads(script_json({"a": "</script>"}))
+    {'a': '</script>'}
+    """
+    text = json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Markup(_SCRIPT_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+def _finite(obj: Any) -> Any:
+    """Replace NaN and infinities by ``None`` throughout a JSON-like structure."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _opt_text(value: Any) -> str | None:
+    """A sample field as display text; ``None`` stays ``None`` (absent is not empty)."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else text_of(value)
+
+
+def _references(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [text_of(v) for v in value]
+    return [text_of(value)]
+
+
+def _simple_stat(value: Any) -> float | None:
+    """The headline number of a per-sample statistic when it is a single number.
+
+    A statistic is "simple" when it is a number or a one-element list of a number (a mean
+    metric's per-sample value); vectors of counts (BLEU) or feature vectors are not shown.
+    """
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _sort_key(value: Any) -> str:
+    """A ``data-sort`` attribute value: the number for numeric cells, empty when absent/NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    return repr(float(value)) if math.isfinite(value) else ""
+
+
+def _duration(start: Any, end: Any) -> str | None:
+    """``1 h 2 min 3 s`` between two ISO timestamps, or ``None`` when either is unusable."""
+    try:
+        t0 = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        t1 = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+        seconds = (t1 - t0).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    if seconds < 0:
+        return None
+    if seconds < 60:
+        return f"{format_number(round(seconds, 1))} s"
+    minutes, sec = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return (f"{hours} h " if hours else "") + f"{minutes} min {sec} s"
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _result_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
+    hib = row.get("higher_is_better")
+    return {
+        "index": index,
+        "task": text_of(row.get("task")),
+        "metric": text_of(row.get("metric")),
+        "value": format_number(row.get("value")),
+        "value_sort": _sort_key(row.get("value")),
+        "ci": format_ci(row.get("ci_low"), row.get("ci_high")),
+        "ci_sort": _sort_key(row.get("ci_low")),
+        "n": format_number(row.get("n")),
+        "n_sort": _sort_key(row.get("n")),
+        "n_errors": format_number(row.get("n_errors")),
+        "n_errors_sort": _sort_key(row.get("n_errors")),
+        "has_errors": isinstance(row.get("n_errors"), int) and row.get("n_errors", 0) > 0,
+        "direction": "↑" if hib is True else "↓" if hib is False else "",
+        "direction_title": (
+            "higher is better" if hib is True else "lower is better" if hib is False else ""
+        ),
+        "signature": text_of(row.get("signature")),
+    }
+
+
+def _tasks(record: RunRecord, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-task sections: the header's tasks in order, then any task only seen in rows/samples."""
+    declared = [t for t in record.header.get("tasks") or [] if isinstance(t, Mapping)]
+    names: list[str] = [text_of(t.get("name")) for t in declared]
+    for name in [r["task"] for r in rows] + [text_of(s.get("task")) for s in record.samples]:
+        if name not in names:
+            names.append(name)
+    by_name = {text_of(t.get("name")): t for t in declared}
+    sample_counts: dict[str, list[int]] = {}
+    for s in record.samples:
+        counts = sample_counts.setdefault(text_of(s.get("task")), [0, 0])
+        counts[0] += 1
+        counts[1] += s.get("error") is not None
+    tasks = []
+    for i, name in enumerate(names):
+        info = by_name.get(name, {})
+        dataset = _as_dict(info.get("dataset"))
+        seen, failed = sample_counts.get(name, [0, 0])
+        sha = dataset.get("sha256")
+        facts = [
+            ("dataset", text_of(dataset.get("path"))),
+            ("dataset sha256", text_of(sha)[:16] + "…" if isinstance(sha, str) else MISSING),
+            ("dataset size", format_number(dataset.get("n"))),
+            ("samples", format_number(info.get("n_samples", seen))),
+            ("errors", format_number(info.get("n_errors", failed))),
+        ]
+        tasks.append(
+            {
+                "anchor": f"task-{i}",
+                "name": name,
+                "facts": facts,
+                "sha256": text_of(sha),
+                "rows": [r for r in rows if r["task"] == name],
+                "signatures": [
+                    (text_of(k), text_of(v)) for k, v in _as_dict(info.get("metrics")).items()
+                ],
+            }
+        )
+    return tasks
+
+
+def _samples_payload(record: RunRecord) -> dict[str, Any]:
+    """What the sample table script needs, with the headline statistic columns."""
+    columns: list[str] = []
+    for s in record.samples:
+        for key, value in _as_dict(s.get("stats")).items():
+            if key not in columns and _simple_stat(value) is not None:
+                columns.append(str(key))
+    samples = []
+    for s in record.samples:
+        stats = _as_dict(s.get("stats"))
+        shown = {}
+        for key in columns:
+            number = _simple_stat(stats.get(key))
+            if number is not None:
+                shown[key] = format_number(number)
+        error = s.get("error")
+        samples.append(
+            {
+                "task": text_of(s.get("task")),
+                "id": text_of(s.get("id")),
+                "prompt": _opt_text(s.get("prompt")),
+                "prediction": _opt_text(s.get("prediction")),
+                "references": _references(s.get("references")),
+                "error": None if error is None else text_of(error),
+                "cached": bool(s.get("cached", False)),
+                "stats": shown,
+            }
+        )
+    return {"page_size": PAGE_SIZE, "stat_columns": columns, "samples": samples}
+
+
+def build_context(record: RunRecord) -> dict[str, Any]:
+    """Everything the template shows, already formatted as strings.
+
+    Args:
+        record: A run read with :func:`evalkit.store.load_run`.
+
+    Returns:
+        The template context (plain data; only ``samples_json`` is pre-escaped markup).
+    """
+    header = record.header
+    suite = _as_dict(header.get("suite"))
+    model = _as_dict(header.get("model"))
+    boot = _as_dict(header.get("bootstrap"))
+    status = text_of(header.get("status", "unknown"))
+    rows = [_result_row(r, i) for i, r in enumerate(record.results) if isinstance(r, Mapping)]
+    suite_name = text_of(suite.get("name", header.get("suite")))
+    model_spec = text_of(model.get("spec", header.get("model")))
+
+    run_facts = [
+        ("suite", suite_name),
+        ("suite file", text_of(suite.get("path"))),
+        ("suite fingerprint", text_of(suite.get("fingerprint"))),
+        ("model", model_spec),
+        ("run id", text_of(header.get("run_id"))),
+        ("status", status),
+        ("seed", text_of(header.get("seed"))),
+        ("created", text_of(header.get("created_at"))),
+        ("finished", text_of(header.get("finished_at"))),
+    ]
+    duration = _duration(header.get("created_at"), header.get("finished_at"))
+    if duration is not None:
+        run_facts.append(("duration", duration))
+    boot_text = MISSING
+    if boot:
+        parts = [
+            f"{format_number(boot['resamples'])} resamples" if "resamples" in boot else "",
+            confidence_label(header).replace("CI", "confidence") if "confidence" in boot else "",
+        ]
+        parts += [
+            f"{k}: {text_of(v)}" for k, v in boot.items() if k not in {"resamples", "confidence"}
+        ]
+        boot_text = ", ".join(p for p in parts if p) or MISSING
+    run_facts.append(("bootstrap", boot_text))
+    run_facts.append(("format version", text_of(header.get("format_version"))))
+
+    versions = [("evalkit", text_of(header.get("evalkit_version")))]
+    libraries = sorted(_as_dict(header.get("versions")).items())
+    versions += [(text_of(k), text_of(v)) for k, v in libraries]
+
+    payload = _samples_payload(record)
+    n_errors = sum(1 for s in payload["samples"] if s["error"] is not None)
+    return {
+        "title": f"{suite_name} · {model_spec} · evalkit",
+        "suite_name": suite_name,
+        "model_spec": model_spec,
+        "run_id": text_of(header.get("run_id")),
+        "status": status,
+        "status_ok": status == "completed",
+        "run_error": _opt_text(header.get("error")),
+        "run_facts": run_facts,
+        "versions": versions,
+        "model_info": [(text_of(k), text_of(v)) for k, v in _as_dict(model.get("info")).items()],
+        "ci_label": confidence_label(header),
+        "rows": rows,
+        "tasks": _tasks(record, rows),
+        "n_samples": format_number(len(payload["samples"])),
+        "n_sample_errors": format_number(n_errors),
+        "has_sample_errors": n_errors > 0,
+        "has_samples": bool(payload["samples"]),
+        "stat_columns": payload["stat_columns"],
+        "samples_json": script_json(payload),
+        "page_size": PAGE_SIZE,
+    }
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    # PackageLoader reads templates through importlib, so it works from a wheel or a zip too;
+    # pyproject ships report/templates/*.html as package data.
+    return Environment(
+        loader=PackageLoader("evalkit.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_html(record: RunRecord) -> str:
+    """Render a run as one self-contained HTML page (no network, no external files).
+
+    The output depends only on the record (no clock, no environment), so rendering the same
+    run twice gives the same bytes.
+
+    Args:
+        record: A run read with :func:`evalkit.store.load_run`.
+
+    Returns:
+        The HTML text.
+    """
+    return _environment().get_template("run.html").render(**build_context(record))
