@@ -79,3 +79,46 @@ def check_type(metric: str, param: str, value: Any, kind: type | tuple[type, ...
         raise ConfigError(
             f"{metric}: {param} must be {names}, got {type(value).__name__} {value!r}."
         )
+
+
+def sample_texts(metric: str, batch: Sequence[Sample]) -> tuple[list[str], list[list[str]]]:
+    """Predictions and reference lists of a batch, refusing samples that cannot be scored.
+
+    The runner builds Samples itself (the functional front ends go through
+    :func:`evalkit._validate.as_samples`), so this is the last check before a library sees the
+    text: a missing prediction is an error, never an empty string.
+
+    >>> sample_texts("bleu", [Sample(id="q1", references=("a b",), prediction="a")])
+    (['a'], [['a b']])
+    >>> sample_texts("bleu", [Sample(id="q1", prediction="a")])
+    Traceback (most recent call last):
+    ...
+    evalkit.errors.InputError: bleu: sample 'q1' has no references; give at least one reference.
+    """
+    predictions: list[str] = []
+    references: list[list[str]] = []
+    for sample in batch:
+        if not isinstance(sample.prediction, str):
+            raise InputError(
+                f"{metric}: sample '{sample.id}' has no prediction "
+                f"({type(sample.prediction).__name__}); score samples after generation."
+            )
+        refs = sample.references
+        if isinstance(refs, str):
+            raise InputError(
+                f"{metric}: sample '{sample.id}' has a string as references; "
+                "pass a list of reference strings."
+            )
+        if len(refs) == 0:
+            raise InputError(
+                f"{metric}: sample '{sample.id}' has no references; give at least one reference."
+            )
+        for j, ref in enumerate(refs):
+            if not isinstance(ref, str):
+                raise InputError(
+                    f"{metric}: sample '{sample.id}': references[{j}] is "
+                    f"{type(ref).__name__}, not a string."
+                )
+        predictions.append(sample.prediction)
+        references.append(list(refs))
+    return predictions, references

@@ -49,7 +49,7 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30)
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, text TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS responses_v1 (key TEXT PRIMARY KEY, text_json TEXT NOT NULL)"
         )
         self._db.commit()
 
@@ -60,16 +60,18 @@ class ResponseCache:
             chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT key, text FROM responses WHERE key IN ({marks})", chunk
+                f"SELECT key, text_json FROM responses_v1 WHERE key IN ({marks})", chunk
             )
-            found.update(dict(rows.fetchall()))
+            found.update({k: json.loads(v) for k, v in rows.fetchall()})
         return found
 
     def put_many(self, items: list[tuple[str, Generation]]) -> None:
         """Store successful generations."""
-        rows = [(k, g.text) for k, g in items if g.ok]
+        # Texts are stored JSON-encoded (ASCII): model output may hold lone surrogates, which
+        # SQLite's UTF-8 text cannot.
+        rows = [(k, json.dumps(g.text)) for k, g in items if g.ok]
         if rows:
-            self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO responses_v1 VALUES (?, ?)", rows)
             self._db.commit()
 
     def close(self) -> None:

@@ -31,6 +31,69 @@ def _parse_model_args(items: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _parse_labels(items: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--label '{item}': expected KEY=VALUE, e.g. step=2000.")
+        out[key] = value
+    return out
+
+
+def _print_gates(gates: list[dict[str, Any]]) -> None:
+    for gate in gates:
+        mark = {"pass": "PASS", "fail": "FAIL", "skipped": "SKIP"}[gate["status"]]
+        click.echo(
+            f"gate {mark}: {gate['task']}/{gate['metric']} {gate['kind']}: {gate['message']}"
+        )
+    failed = [g for g in gates if g["status"] == "fail"]
+    if failed:
+        click.echo(f"{len(failed)} gate(s) failed; exit code 1.", err=True)
+
+
+def _ci_outputs(
+    junit: Path | None,
+    markdown: Path | None,
+    *,
+    run_header: dict[str, Any] | None = None,
+    gates: list[dict[str, Any]] | None = None,
+    compare_doc: dict[str, Any] | None = None,
+    run_dir: Path | None = None,
+) -> None:
+    """Write JUnit XML and a Markdown summary; append the summary to $GITHUB_STEP_SUMMARY."""
+    import os
+
+    if junit is not None:
+        import evalkit.report.junit as junit_mod
+
+        if compare_doc is not None:
+            xml = junit_mod.junit_for_compare(compare_doc)
+        else:
+            xml = junit_mod.junit_for_run(run_header or {}, gates or [])
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(xml, encoding="utf-8")
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if markdown is None and not summary_path:
+        return
+    from evalkit.report import markdown as md
+
+    if compare_doc is not None:
+        text = md.render_compare_markdown(compare_doc)
+    else:
+        from evalkit.store import load_run
+
+        text = md.render_markdown(load_run(run_dir)) if run_dir is not None else ""
+        if gates:
+            text += "\n" + md.render_gates_markdown(gates)
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(text, encoding="utf-8")
+    if summary_path:
+        with open(summary_path, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.4g}"
 
@@ -84,6 +147,30 @@ def cli() -> None:
     metavar="KEY=VALUE",
     help="Option for the adapter (repeatable); VALUE is parsed as JSON when it can be.",
 )
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A run to check regression gates against (max_drop, no_significant_regression).",
+)
+@click.option(
+    "--label",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Label the run (repeatable), e.g. step=2000; `compare --series step` orders by it.",
+)
+@click.option(
+    "--junit",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write JUnit XML (a test case per metric and per gate).",
+)
+@click.option(
+    "--markdown",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run(
     suite: Path,
@@ -96,6 +183,10 @@ def run(
     no_cache: bool,
     batch_size: int | None,
     model_arg: tuple[str, ...],
+    baseline: Path | None,
+    label: tuple[str, ...],
+    junit: Path | None,
+    markdown: Path | None,
     quiet: bool,
 ) -> None:
     """Run SUITE against a model and write the run record and reports."""
@@ -122,16 +213,15 @@ def run(
         progress=not quiet,
         batch_size=batch_size,
         model_options=_parse_model_args(model_arg),
+        baseline=baseline,
+        labels=_parse_labels(label),
     )
     outcome = run_suite(loaded, model, out, opts)
     _print_results(outcome.results)
-    for gate in outcome.header.get("gates", []):
-        mark = "PASS" if gate["passed"] else "FAIL"
-        click.echo(
-            f"gate {mark}: {gate['task']}/{gate['metric']} {gate['kind']} "
-            f"{gate['threshold']} (value {_fmt(gate['value'])})"
-        )
+    gates = outcome.header.get("gates", [])
+    _print_gates(gates)
     click.echo(f"record: {out / 'results.json'}  report: {out / 'report.html'}")
+    _ci_outputs(junit, markdown, run_header=outcome.header, gates=gates, run_dir=out)
     sys.exit(outcome.exit_code)
 
 
@@ -176,6 +266,198 @@ def metrics(as_json: bool) -> None:
         click.echo(f"    values: {', '.join(m['values'])}")
         for p, d in m["parameters"].items():
             click.echo(f"    {p} = {d!r}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The run to test regressions against.",
+)
+@click.option("--resamples", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--seed", type=int, default=12345, show_default=True)
+@click.option("--junit", type=click.Path(path_type=Path), default=None)
+@click.option("--markdown", type=click.Path(path_type=Path), default=None)
+def gate(
+    run_dir: Path,
+    baseline: Path | None,
+    resamples: int,
+    seed: int,
+    junit: Path | None,
+    markdown: Path | None,
+) -> None:
+    """Check the gates recorded in RUN_DIR (against --baseline); exit 1 when one fails."""
+    from evalkit.gates import check_gates, gates_failed
+    from evalkit.store import load_run
+
+    record = load_run(run_dir)
+    base = load_run(baseline) if baseline is not None else None
+    gates = check_gates(record, base, resamples=resamples, seed=seed)
+    if not gates:
+        click.echo(f"{run_dir}: the suite declares no gates.")
+    _print_gates(gates)
+    _ci_outputs(junit, markdown, run_header=record.header, gates=gates, run_dir=run_dir)
+    sys.exit(1 if gates_failed(gates) else 0)
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where compare.html/.csv/.json/.md go (default: reports/compare/<UTC time>).",
+)
+@click.option(
+    "--series",
+    default=None,
+    metavar="KEY",
+    help="Treat the runs as a checkpoint series ordered by label KEY (e.g. step).",
+)
+@click.option(
+    "--test",
+    "test_kind",
+    type=click.Choice(["bootstrap", "randomization"]),
+    default="bootstrap",
+    show_default=True,
+    help="Paired significance test.",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples or randomization trials.",
+)
+@click.option("--seed", type=int, default=12345, show_default=True)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+)
+@click.option(
+    "--intersection",
+    is_flag=True,
+    help="Compare only the samples (and tasks) all runs have, and report how many.",
+)
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Examples per metric in the per-example diff.",
+)
+@click.option(
+    "--latest",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Compare the latest N indexed runs of --suite instead of naming them.",
+)
+@click.option("--suite", "suite_name", default=None, help="Suite name for --latest.")
+@click.option("--junit", type=click.Path(path_type=Path), default=None)
+@click.option("--markdown", type=click.Path(path_type=Path), default=None)
+def compare(
+    runs: tuple[Path, ...],
+    out: Path | None,
+    series: str | None,
+    test_kind: str,
+    resamples: int,
+    seed: int,
+    alpha: float,
+    intersection: bool,
+    top_k: int,
+    latest: int | None,
+    suite_name: str | None,
+    junit: Path | None,
+    markdown: Path | None,
+) -> None:
+    """Compare RUNS (the first is the baseline); exit 1 on a significant regression."""
+    from evalkit.compare import CompareOptions, compare_runs
+    from evalkit.report.compare_files import write_compare_outputs
+
+    paths: list[Path] = list(runs)
+    if latest is not None:
+        from evalkit.index import list_runs
+
+        if paths:
+            raise ConfigError("give run directories or --latest N, not both.")
+        if not suite_name:
+            raise ConfigError("--latest needs --suite NAME.")
+        found = list_runs(suite=suite_name, status="completed", limit=latest)
+        if len(found) < latest:
+            raise ConfigError(
+                f"the index has {len(found)} completed run(s) of suite '{suite_name}'; "
+                f"--latest {latest} needs {latest}. See `evalkit runs --suite {suite_name}`."
+            )
+        paths = [Path(r["path"]) for r in reversed(found)]  # oldest first: the baseline
+    opts = CompareOptions(
+        test=test_kind,
+        resamples=resamples,
+        seed=seed,
+        alpha=alpha,
+        intersection=intersection,
+        top_k=top_k,
+        series=series,
+    )
+    doc = compare_runs(paths, opts)
+    if out is None:
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        out = Path("reports") / "compare" / stamp
+    write_compare_outputs(doc, out)
+    labels = {r["index"]: r["label"] for r in doc["runs"]}
+    for row in doc["comparisons"]:
+        mark = {"improved": "+", "regressed": "-"}.get(row["change"], " ")
+        click.echo(
+            f"{mark} {row['task']}/{row['metric']}: {labels[row['a']]} {_fmt(row['value_a'])} -> "
+            f"{labels[row['b']]} {_fmt(row['value_b'])}  delta {_fmt(row['delta'])} "
+            f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]  p_holm={_fmt(row['p_adjusted'])}"
+        )
+    verdict = (
+        f"{doc['regressions']} significant regression(s)"
+        if doc["regressions"]
+        else "no significant regression"
+    )
+    click.echo(f"{verdict} (Holm-adjusted, alpha {alpha}); report: {out / 'compare.html'}")
+    _ci_outputs(junit, markdown, compare_doc=doc)
+    sys.exit(doc["exit_code"])
+
+
+@cli.command(name="runs")
+@click.option("--suite", default=None, help="Only runs of this suite.")
+@click.option("--model", default=None, help="Only runs whose model spec contains this text.")
+@click.option("--since", default=None, help="Only runs created at or after this ISO date.")
+@click.option("--until", default=None, help="Only runs created at or before this ISO date.")
+@click.option("--status", type=click.Choice(["completed", "failed", "running"]), default=None)
+@click.option("--limit", type=click.IntRange(min=1), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def runs_cmd(
+    suite: str | None,
+    model: str | None,
+    since: str | None,
+    until: str | None,
+    status: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List indexed runs, newest first."""
+    from evalkit.index import list_runs
+
+    rows = list_runs(suite=suite, model=model, since=since, until=until, status=status, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        labels = " ".join(f"{k}={v}" for k, v in r["labels"].items())
+        click.echo(
+            f"{r['created_at']}  {r['suite']:<16} {r['status']:<9} {r['model']}  "
+            f"{labels}  {r['path']}"
+        )
+    if not rows:
+        click.echo("no runs match.")
 
 
 @cli.command()

@@ -86,7 +86,7 @@ METRICS: Registry[type[Metric]] = Registry(
         "bleu": "evalkit.metrics.text_overlap:BLEU",
         "chrf": "evalkit.metrics.text_overlap:CHRF",
         "ter": "evalkit.metrics.text_overlap:TER",
-        "rouge": "evalkit.metrics.rouge:ROUGE",
+        "rouge": "evalkit.metrics.rouge_metric:ROUGE",
         "exact_match": "evalkit.metrics.qa:ExactMatch",
         "token_f1": "evalkit.metrics.qa:TokenF1",
     },

@@ -23,14 +23,17 @@ from evalkit.adapters import ModelAdapter, build_adapter
 from evalkit.cache import ResponseCache, cache_key
 from evalkit.data import Dataset, load_dataset
 from evalkit.errors import ConfigError, InputError, RunError
+from evalkit.gates import check_gates, gates_failed
 from evalkit.metrics.base import package_version
 from evalkit.stats import bootstrap_ci, task_rng
 from evalkit.store import (
     FORMAT_VERSION,
     RESULTS,
     SAMPLES,
+    RunRecord,
     append_samples,
     iter_samples,
+    load_run,
     read_header,
     write_json_atomic,
 )
@@ -50,6 +53,8 @@ class RunOptions:
     progress: bool = False
     batch_size: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
+    baseline: Path | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -214,6 +219,8 @@ def compute_results(
                 "n_samples": len(done),
                 "n_errors": n_err,
                 "metrics": {e.key: e.metric.signature() for e in task.metrics},
+                "metric_params": {e.key: e.metric.params for e in task.metrics},
+                "gates": [g.model_dump(exclude_defaults=True) for g in task.spec.gates],
             }
         )
         for entry in task.metrics:
@@ -244,33 +251,6 @@ def compute_results(
     return rows, task_info
 
 
-def evaluate_gates(suite: Suite, rows: Sequence[MetricResult]) -> list[dict[str, Any]]:
-    """Check the suite's absolute gates (``min``/``max``) against result rows."""
-    by = {(r.task, r.metric): r for r in rows}
-    out = []
-    for task in suite.tasks:
-        for gate in task.spec.gates:
-            row = by[(task.name, gate.metric)]
-            for kind, threshold in (("min", gate.min), ("max", gate.max)):
-                if threshold is None:
-                    continue
-                value = row.value
-                passed = value is not None and (
-                    value >= threshold if kind == "min" else value <= threshold
-                )
-                out.append(
-                    {
-                        "task": task.name,
-                        "metric": gate.metric,
-                        "kind": kind,
-                        "threshold": threshold,
-                        "value": value,
-                        "passed": bool(passed),
-                    }
-                )
-    return out
-
-
 def run_suite(
     suite: Suite | str | Path,
     model: str | ModelAdapter,
@@ -297,6 +277,7 @@ def run_suite(
     opts = options or RunOptions(**kwargs)
     if not isinstance(suite, Suite):
         suite = load_suite(suite)
+    baseline = load_run(opts.baseline) if opts.baseline is not None else None
     seed = suite.spec.seed if opts.seed is None else opts.seed
     datasets = {
         t.name: load_dataset(t.dataset_path, t.spec.dataset, t.spec.prompt, opts.limit)
@@ -339,7 +320,7 @@ def run_suite(
     finally:
         if cache is not None:
             cache.close()
-    return finalize(out_dir, suite, datasets, header, seed)
+    return finalize(out_dir, suite, datasets, header, seed, baseline)
 
 
 def _open_run_dir(
@@ -382,6 +363,7 @@ def _open_run_dir(
             "finished_at": None,
             "bootstrap": suite.spec.bootstrap.model_dump(),
             "identity": identity,
+            "labels": dict(opts.labels),
             "tasks": [],
             "results": [],
         }
@@ -390,12 +372,16 @@ def _open_run_dir(
 
 
 def finalize(
-    out_dir: Path, suite: Suite, datasets: dict[str, Dataset], header: dict[str, Any], seed: int
+    out_dir: Path,
+    suite: Suite,
+    datasets: dict[str, Dataset],
+    header: dict[str, Any],
+    seed: int,
+    baseline: RunRecord | None = None,
 ) -> RunOutcome:
     """Compute results from the record, write results.json and the reports."""
     lines = list(iter_samples(out_dir / SAMPLES))
     rows, task_info = compute_results(suite, datasets, lines, seed)
-    gates = evaluate_gates(suite, rows)
     n_total = sum(t["n_samples"] for t in task_info)
     n_errors = sum(t["n_errors"] for t in task_info)
     failed = n_total > 0 and n_errors == n_total
@@ -406,12 +392,20 @@ def finalize(
             "tasks": task_info,
             "counts": {"samples": n_total, "errors": n_errors},
             "results": [r.to_dict() for r in rows],
-            "gates": gates,
+            "gates": [],
+            "baseline": None
+            if baseline is None
+            else {"path": str(baseline.path), "run_id": baseline.header.get("run_id")},
         }
     )
+    write_json_atomic(out_dir / RESULTS, header)  # results are safe before gates can fail
+    gates = [] if failed else check_gates(RunRecord(out_dir, header, lines), baseline)
+    header["gates"] = gates
     write_json_atomic(out_dir / RESULTS, header)
+    from evalkit.index import record_run
     from evalkit.report import write_reports
 
+    record_run(out_dir, header)
     write_reports(out_dir)
     if failed:
         raise RunError(
@@ -419,5 +413,5 @@ def finalize(
             f"{out_dir / SAMPLES}. First error: "
             f"{next(ln['error'] for ln in lines if ln['error'])}"
         )
-    exit_code = 1 if any(not g["passed"] for g in gates) else 0
+    exit_code = 1 if gates_failed(gates) else 0
     return RunOutcome(path=out_dir, header=header, exit_code=exit_code)

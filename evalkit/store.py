@@ -50,7 +50,8 @@ class RunRecord:
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON through a temporary file and rename, so a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    # backslashreplace: a lone surrogate (possible in model text) becomes a valid JSON escape.
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
         json.dump(obj, fh, indent=2, ensure_ascii=False, default=_jsonable)
         fh.write("\n")
         fh.flush()
@@ -119,7 +120,7 @@ def _jsonable(obj: Any) -> Any:
 
 def append_samples(path: Path, lines: Iterable[dict[str, Any]]) -> None:
     """Append sample lines and flush them to disk (the resume point)."""
-    with open(path, "a", encoding="utf-8") as fh:
+    with open(path, "a", encoding="utf-8", errors="backslashreplace") as fh:
         for line in lines:
             fh.write(json.dumps(line, ensure_ascii=False, default=_jsonable) + "\n")
         fh.flush()

@@ -31,7 +31,7 @@ def test_run_then_report_reproduces_html(
         capsys,
     )
     assert code == 0
-    assert "translate/bleu" in out and "gate PASS: translate/chrf min 30" in out
+    assert "translate/bleu" in out and "gate PASS: translate/chrf min:" in out
     html = (out_dir / "report.html").read_bytes()
     csv_text = (out_dir / "results.csv").read_text()
     (out_dir / "report.html").unlink()

@@ -113,7 +113,7 @@ def test_gate_failure_gives_exit_code_1(tmp_path: Path, make_suite: Callable[...
     suite = make_suite(extra="    gates:\n      - {metric: exact_match, min: 0.5}\n")
     outcome = run_suite(suite, "scripted:echo", tmp_path / "r")
     assert outcome.exit_code == 1
-    assert outcome.header["gates"][0]["passed"] is False
+    assert outcome.header["gates"][0]["status"] == "fail"
 
 
 def test_cache_serves_second_run_and_respects_settings(
@@ -239,3 +239,14 @@ def test_truncated_last_line_is_repaired_on_resume(
     assert (
         load_run(tmp_path / "r").header["results"] == load_run(tmp_path / "full").header["results"]
     )
+
+
+def test_lone_surrogate_in_model_output_is_kept(
+    tmp_path: Path, make_suite: Callable[..., Path]
+) -> None:
+    mod = tmp_path / "odd.py"
+    mod.write_text("def generate(prompts):\n    return [p + '\\ud800' for p in prompts]\n")
+    run_suite(make_suite(), f"python:{mod}:generate", tmp_path / "r")
+    preds = [s["prediction"] for s in load_run(tmp_path / "r").samples]
+    assert preds[0] == "q0\ud800"
+    assert (tmp_path / "r" / "report.html").is_file()

@@ -15,6 +15,8 @@ from typing import Any
 
 from evalkit.types import Score
 
+__all__ = ["bleu", "chrf", "exact_match", "rouge", "score", "ter", "token_f1"]
+
 
 def score(
     metric: str, predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any
@@ -44,7 +46,7 @@ def ter(predictions: Sequence[str], references: Sequence[Sequence[str]], **param
 
 
 def rouge(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
-    """ROUGE (rouge-score); see :class:`evalkit.metrics.rouge.ROUGE`."""
+    """ROUGE (rouge-score); see :class:`evalkit.metrics.rouge_metric.ROUGE`."""
     return score("rouge", predictions, references, **params)
 
 

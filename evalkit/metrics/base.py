@@ -73,6 +73,22 @@ class Metric(ABC):
     def value_names(self) -> tuple[str, ...]:
         """The names of the values ``aggregate`` returns; the first one is the headline."""
 
+    def primary_values(self) -> tuple[str, ...]:
+        """The values that comparisons and significance tests cover (others are diagnostics)."""
+        return self.value_names()
+
+    def per_sample_values(self, stats: Sequence[Stats]) -> dict[str, list[float]]:
+        """Each sample's own value, from its statistic alone (sentence-level scores).
+
+        Used to rank examples in per-example diffs; corpus values still come from
+        ``aggregate`` over all statistics.
+        """
+        out: dict[str, list[float]] = {k: [] for k in self.value_names()}
+        for s in stats:
+            for k, v in self.aggregate([s]).items():
+                out[k].append(v)
+        return out
+
     def value_higher_is_better(self, value_name: str) -> bool:
         """Direction of one value (defaults to the class direction)."""
         return self.higher_is_better
@@ -137,6 +153,13 @@ class VectorMetric(Metric):
         arr = np.asarray(stats, dtype=np.float64)
         out = self.from_totals(arr.sum(axis=0)[None, :], np.array([len(stats)]))
         return {k: float(v[0]) for k, v in out.items()}
+
+    def per_sample_values(self, stats: Sequence[Stats]) -> dict[str, list[float]]:
+        if len(stats) == 0:
+            return {k: [] for k in self.value_names()}
+        arr = np.asarray(stats, dtype=np.float64)
+        out = self.from_totals(arr, np.ones(len(arr)))
+        return {k: [float(x) for x in v] for k, v in out.items()}
 
 
 class MeanMetric(VectorMetric):

@@ -1,0 +1,534 @@
+"""A/B and checkpoint-series comparisons over run records, with paired significance.
+
+Comparisons read records only: samples are joined by (task, id), the corpus metric is
+recomputed from stored per-sample statistics for every resample, and no model is called.
+Runs whose metric signatures, data or sample sets differ are refused (``--intersection``
+compares the common samples and says how many were left out).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import ConfigError
+from evalkit.metrics.base import MeanMetric, Metric
+from evalkit.stats import approximate_randomization, holm, mcnemar_exact, paired_bootstrap
+from evalkit.store import RunRecord, load_run
+
+FORMAT_VERSION = 1
+_TIE = 1e-12
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """Settings of a comparison; all are recorded in its output."""
+
+    test: str = "bootstrap"
+    resamples: int | None = None  # None: enough for the number of tests (auto_resamples)
+    seed: int = 12345
+    alpha: float = 0.05
+    confidence: float = 0.95
+    intersection: bool = False
+    top_k: int = 5
+    series: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.test not in ("bootstrap", "randomization"):
+            raise ConfigError(
+                f"test '{self.test}' is not known; choose 'bootstrap' or 'randomization'."
+            )
+        if self.resamples is not None and self.resamples < 1:
+            raise ConfigError("resamples must be at least 1.")
+        if not 0 < self.alpha < 1:
+            raise ConfigError("alpha must be between 0 and 1.")
+
+
+def auto_resamples(tests: int, alpha: float, minimum: int = 1000) -> int:
+    """Resamples enough for ``tests`` Holm-corrected tests to reach significance.
+
+    A resampling p-value is at least ``1/(B+1)`` and Holm multiplies the smallest by the number
+    of tests ``m``, so ``B`` must exceed ``m/alpha``; evalkit asks for four times that, so that a
+    clear effect is not held back by resolution alone.
+
+    >>> auto_resamples(17, 0.05), auto_resamples(68, 0.05)
+    (1360, 5440)
+    """
+    return max(minimum, math.ceil(4 * tests / alpha))
+
+
+def _sig_fields(sig: str) -> dict[str, str]:
+    parts = sig.split("|")
+    out = {"name": parts[0]}
+    for p in parts[1:]:
+        k, _, v = p.partition(":")
+        out[k] = v
+    return out
+
+
+def signature_diff(a: str, b: str) -> str:
+    fa, fb = _sig_fields(a), _sig_fields(b)
+    keys = [k for k in dict.fromkeys([*fa, *fb]) if fa.get(k) != fb.get(k)]
+    return ", ".join(f"{k}: {fa.get(k, '-')} vs {fb.get(k, '-')}" for k in keys) or "(format)"
+
+
+def build_metric(key: str, params: dict[str, Any], signature: str, where: str) -> Metric:
+    """Rebuild a recorded metric and check that it still has the recorded signature."""
+    from evalkit.registry import METRICS
+
+    metric = METRICS.get(key).build(params)
+    if metric.signature() != signature:
+        raise ConfigError(
+            f"{where}: metric '{key}' was recorded with a different implementation than the one "
+            f"installed ({signature_diff(signature, metric.signature())}); install the recorded "
+            "versions to compare this run."
+        )
+    return metric
+
+
+@dataclass
+class _TaskData:
+    lines: dict[str, dict[str, Any]]  # id -> record line, in record order
+    info: dict[str, Any]
+
+
+def _task_data(rec: RunRecord) -> dict[str, _TaskData]:
+    out: dict[str, _TaskData] = {}
+    infos = {t["name"]: t for t in rec.header.get("tasks", [])}
+    for name, info in infos.items():
+        out[name] = _TaskData(lines={}, info=info)
+    for line in rec.samples:
+        if line["task"] in out:
+            out[line["task"]].lines[line["id"]] = line
+    return out
+
+
+def run_label(rec: RunRecord, key: str | None = None) -> str:
+    """A short label for a run: a recorded label, else the run directory's name."""
+    labels = rec.header.get("labels") or {}
+    if key and key in labels:
+        return f"{key}={labels[key]}"
+    return rec.path.name or str(rec.path)
+
+
+def series_value(rec: RunRecord, key: str) -> float | str:
+    """The ordering value of a run in a series: ``labels[key]``, else a number in its model spec.
+
+    >>> from evalkit.store import RunRecord
+    >>> from pathlib import Path
+    >>> series_value(RunRecord(Path("r"), {"model": {"spec": "hf:./ckpt-2000"}}), "step")
+    2000.0
+    """
+    labels = rec.header.get("labels") or {}
+    raw = labels.get(key)
+    if raw is None:
+        spec = str((rec.header.get("model") or {}).get("spec", ""))
+        found = re.findall(r"(\d+(?:\.\d+)?)", Path(spec.split(":")[-1]).name) if spec else []
+        if not found:
+            raise ConfigError(
+                f"{rec.path}: no label '{key}' to order the series by; run with "
+                f"`--label {key}=VALUE`, or name the model with a number (ckpt-2000)."
+            )
+        raw = found[-1]
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return str(raw)
+
+
+def _check_compatible(
+    recs: Sequence[RunRecord], data: Sequence[dict[str, _TaskData]], intersection: bool
+) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Common tasks, and per task: metrics and the ids to compare; refuse what does not match."""
+    names = [set(d) for d in data]
+    common = [t for t in data[0] if all(t in n for n in names)]
+    every = set().union(*names)
+    if set(common) != every and not intersection:
+        missing = {str(r.path): sorted(every - set(d)) for r, d in zip(recs, data, strict=True)}
+        raise ConfigError(
+            f"the runs have different tasks (missing: {missing}); pass --intersection to compare "
+            "the common tasks."
+        )
+    if not common:
+        raise ConfigError("the runs have no task in common; nothing to compare.")
+    plan: dict[str, dict[str, Any]] = {}
+    base, base_rec = data[0], recs[0]
+    for task in common:
+        ref = base[task].info
+        for rec, d in zip(recs[1:], data[1:], strict=True):
+            info = d[task].info
+            sha_a = (ref.get("dataset") or {}).get("sha256")
+            sha_b = (info.get("dataset") or {}).get("sha256")
+            if sha_a != sha_b:
+                raise ConfigError(
+                    f"task '{task}': {base_rec.path} and {rec.path} were run on different data "
+                    f"(dataset sha256 {str(sha_a)[:12]} vs {str(sha_b)[:12]}); compare runs of "
+                    "the same data."
+                )
+            ma, mb = ref.get("metrics", {}), info.get("metrics", {})
+            if set(ma) != set(mb):
+                raise ConfigError(
+                    f"task '{task}': {base_rec.path} has metrics {sorted(ma)} but {rec.path} has "
+                    f"{sorted(mb)}; compare runs of the same suite."
+                )
+            for key in ma:
+                if ma[key] != mb[key]:
+                    raise ConfigError(
+                        f"task '{task}': metric '{key}' differs between {base_rec.path} and "
+                        f"{rec.path} ({signature_diff(ma[key], mb[key])}); results with different "
+                        "signatures are not comparable."
+                    )
+        id_sets = [set(d[task].lines) for d in data]
+        shared = set.intersection(*id_sets)
+        union = set.union(*id_sets)
+        if shared != union and not intersection:
+            details = []
+            for rec, ids in zip(recs, id_sets, strict=True):
+                extra = sorted(ids - shared)
+                if extra:
+                    details.append(f"{rec.path} has {len(extra)} more (e.g. '{extra[0]}')")
+            raise ConfigError(
+                f"task '{task}': the runs scored different samples ({'; '.join(details)}); "
+                "pass --intersection to compare the common samples."
+            )
+        order = [i for i in base[task].lines if i in shared]
+        metrics = {
+            key: build_metric(
+                key,
+                (ref.get("metric_params") or {}).get(key, {}),
+                sig,
+                f"{base_rec.path}: task '{task}'",
+            )
+            for key, sig in ref.get("metrics", {}).items()
+        }
+        plan[task] = {
+            "ids": order,
+            "metrics": metrics,
+            "n_union": len(union),
+            "n_common": len(shared),
+        }
+    return common, plan
+
+
+def _is_binary(metric: Metric, stats: Sequence[Any]) -> bool:
+    if not isinstance(metric, MeanMetric) or len(metric.value_names()) != 1:
+        return False
+    return all(len(s) == 1 and s[0] in (0, 1, 0.0, 1.0) for s in stats)
+
+
+def _better(delta: float, higher_is_better: bool) -> int:
+    if abs(delta) <= _TIE:
+        return 0
+    return 1 if (delta > 0) == higher_is_better else -1
+
+
+def _example(
+    i: str, la: dict[str, dict[str, Any]], lb: dict[str, dict[str, Any]], a: float, b: float
+) -> dict[str, Any]:
+    return {
+        "id": i,
+        "prompt": la[i].get("prompt"),
+        "prediction_a": la[i]["prediction"],
+        "prediction_b": lb[i]["prediction"],
+        "references": la[i].get("references", []),
+        "score_a": a,
+        "score_b": b,
+    }
+
+
+def _pair(
+    task: str,
+    plan: dict[str, Any],
+    la: dict[str, dict[str, Any]],
+    lb: dict[str, dict[str, Any]],
+    opts: CompareOptions,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Comparisons and example diffs of one task between two runs."""
+    n_res = opts.resamples or auto_resamples(1, opts.alpha)
+    ids = [i for i in plan["ids"] if la[i]["error"] is None and lb[i]["error"] is None]
+    errors_excluded = len(plan["ids"]) - len(ids)
+    rows: list[dict[str, Any]] = []
+    examples: list[dict[str, Any]] = []
+    for key, metric in plan["metrics"].items():
+        sa = [la[i]["stats"][key] for i in ids]
+        sb = [lb[i]["stats"][key] for i in ids]
+        boot = paired_bootstrap(
+            metric, sa, sb, resamples=n_res, seed=opts.seed, confidence=opts.confidence
+        )
+        ar = (
+            approximate_randomization(metric, sa, sb, trials=n_res, seed=opts.seed)
+            if opts.test == "randomization"
+            else None
+        )
+        binary = _is_binary(metric, sa) and _is_binary(metric, sb)
+        pa, pb = metric.per_sample_values(sa), metric.per_sample_values(sb)
+        for name in metric.primary_values():
+            hib = metric.value_higher_is_better(name)
+            r = boot[name]
+            signs = [_better(y - x, hib) for x, y in zip(pa[name], pb[name], strict=True)]
+            row = {
+                "task": task,
+                "metric": name,
+                "higher_is_better": hib,
+                "signature": metric.signature(),
+                "n": len(ids),
+                "errors_excluded": errors_excluded,
+                "value_a": r["value_a"],
+                "value_b": r["value_b"],
+                "delta": r["delta"],
+                "ci_low": r["ci_low"],
+                "ci_high": r["ci_high"],
+                "p_value": ar[name] if ar is not None else r["p_value"],
+                "mcnemar_p": mcnemar_exact([s[0] for s in sa], [s[0] for s in sb])
+                if binary
+                else None,
+                "wins": signs.count(1),
+                "ties": signs.count(0),
+                "losses": signs.count(-1),
+            }
+            rows.append(row)
+            diffs = sorted(
+                ((signs[j] * abs(pb[name][j] - pa[name][j]), j) for j in range(len(ids))),
+                key=lambda t: t[0],
+            )
+
+            k = opts.top_k
+            examples.append(
+                {
+                    "task": task,
+                    "metric": name,
+                    "improved": [
+                        _example(ids[j], la, lb, pa[name][j], pb[name][j])
+                        for d, j in reversed(diffs[-k:])
+                        if d > 0
+                    ],
+                    "regressed": [
+                        _example(ids[j], la, lb, pa[name][j], pb[name][j])
+                        for d, j in diffs[:k]
+                        if d < 0
+                    ],
+                }
+            )
+    return rows, examples
+
+
+def _apply_holm(rows: list[dict[str, Any]], alpha: float) -> None:
+    adjusted = holm([r["p_value"] for r in rows])
+    for r, p in zip(rows, adjusted, strict=True):
+        r["p_adjusted"] = p
+        r["significant"] = p < alpha
+        sign = _better(r["delta"], r["higher_is_better"])
+        r["change"] = (
+            ("improved" if sign > 0 else "regressed")
+            if r["significant"] and sign
+            else ("no significant change")
+        )
+
+
+def _forgotten(
+    task: str,
+    plan: dict[str, Any],
+    runs: Sequence[dict[str, dict[str, Any]]],
+    labels: list[str],
+    top_k: int,
+) -> list[dict[str, Any]]:
+    """Examples the last run does worse on than the best earlier run did."""
+    last = runs[-1]
+    out = []
+    for key, metric in plan["metrics"].items():
+        ids = [i for i in plan["ids"] if last[i]["error"] is None]
+        if not ids:
+            continue
+        per_run = []
+        for lines in runs:
+            ok = [i for i in ids if lines[i]["error"] is None]
+            vals = metric.per_sample_values([lines[i]["stats"][key] for i in ok])
+            per_run.append({name: dict(zip(ok, v, strict=True)) for name, v in vals.items()})
+        for name in metric.primary_values():
+            hib = metric.value_higher_is_better(name)
+            found = []
+            for i in ids:
+                now = per_run[-1][name][i]
+                earlier = [
+                    (per_run[r][name][i], r) for r in range(len(runs) - 1) if i in per_run[r][name]
+                ]
+                if not earlier:
+                    continue
+                best, best_run = max(earlier, key=lambda t: t[0] if hib else -t[0])
+                drop = (best - now) if hib else (now - best)
+                if drop > _TIE:
+                    found.append((drop, i, best, best_run, now))
+            found.sort(key=lambda t: -t[0])
+            out.append(
+                {
+                    "task": task,
+                    "metric": name,
+                    "count": len(found),
+                    "examples": [
+                        {
+                            "id": i,
+                            "best_run": labels[r],
+                            "score_best": b,
+                            "score_last": now,
+                            "prediction_best": runs[r][i]["prediction"],
+                            "prediction_last": last[i]["prediction"],
+                            "references": last[i].get("references", []),
+                        }
+                        for _, i, b, r, now in found[:top_k]
+                    ],
+                }
+            )
+    return out
+
+
+def compare_runs(
+    paths: Sequence[str | Path], options: CompareOptions | None = None
+) -> dict[str, Any]:
+    """Compare two or more runs; the first is the baseline unless ``options.series`` orders them.
+
+    Returns:
+        The comparison document (also written as ``compare.json``): runs, settings, sample
+        counts, one row per (pair, task, metric value) with delta, CI, p-value, Holm-adjusted
+        p-value and significance, per-example diffs, and for series the trend and forgotten
+        examples. ``exit_code`` is 1 when a significant regression was found.
+    """
+    opts = options or CompareOptions()
+    if len(paths) < 2:
+        raise ConfigError("compare needs at least two run directories.")
+    recs = [load_run(p) for p in paths]
+    for r in recs:
+        if r.header.get("status") != "completed":
+            raise ConfigError(
+                f"{r.path}: run status is '{r.header.get('status')}'; finish it with "
+                "`evalkit run ... --resume` before comparing."
+            )
+    if opts.series:
+        keyed = [(series_value(r, opts.series), j) for j, r in enumerate(recs)]
+        kinds = {type(k) for k, _ in keyed}
+        if len(kinds) > 1:
+            raise ConfigError(f"series '{opts.series}' mixes numbers and text; label every run.")
+        recs = [recs[j] for _, j in sorted(keyed)]
+    data = [_task_data(r) for r in recs]
+    tasks, plan = _check_compatible(recs, data, opts.intersection)
+    labels = [run_label(r, opts.series) for r in recs]
+    result_rows = [{(row["task"], row["metric"]): row for row in r.results} for r in recs]
+
+    # Plan every pair first: the number of tests sets the resampling resolution.
+    planned: list[tuple[int, int, str, set[tuple[str, str]] | None]] = []
+    if opts.series:
+        planned = [(k - 1, k, "previous", None) for k in range(1, len(recs))]
+        # Against the best earlier run too, where that is not the previous one.
+        for b in range(2, len(recs)):
+            wanted: dict[int, set[tuple[str, str]]] = {}
+            for (task, metric), row in result_rows[b].items():
+                if task not in plan or row["value"] is None:
+                    continue
+                hib = row["higher_is_better"]
+                vals = [(result_rows[j].get((task, metric), {}).get("value"), j) for j in range(b)]
+                cands: list[tuple[float, int]] = [(v, j) for v, j in vals if v is not None]
+                if not cands:
+                    continue
+                best = max(cands, key=lambda t: t[0] if hib else -t[0])[1]
+                if best != b - 1:
+                    wanted.setdefault(best, set()).add((task, metric))
+            planned.extend((best, b, "best", only) for best, only in sorted(wanted.items()))
+    else:
+        planned = [(0, k, "baseline", None) for k in range(1, len(recs))]
+    per_pair = sum(len(m.primary_values()) for t in tasks for m in plan[t]["metrics"].values())
+    m_tests = sum(per_pair if only is None else len(only) for _, _, _, only in planned)
+    resamples = opts.resamples or auto_resamples(m_tests, opts.alpha)
+    run_opts = replace(opts, resamples=resamples)
+
+    rows: list[dict[str, Any]] = []
+    examples: list[dict[str, Any]] = []
+    for a, b, against, only in planned:
+        for task in tasks:
+            got, exs = _pair(task, plan[task], data[a][task].lines, data[b][task].lines, run_opts)
+            for row in got:
+                if only is not None and (task, row["metric"]) not in only:
+                    continue
+                rows.append({"a": a, "b": b, "against": against, **row})
+            if against != "best":
+                examples.extend({"a": a, "b": b, **x} for x in exs)
+    _apply_holm(rows, opts.alpha)
+
+    doc: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "kind": "series" if opts.series else "pairwise",
+        "runs": [
+            {
+                "index": j,
+                "label": labels[j],
+                "path": str(r.path),
+                "run_id": r.header.get("run_id"),
+                "model": (r.header.get("model") or {}).get("spec"),
+                "suite": (r.header.get("suite") or {}).get("name"),
+                "created_at": r.header.get("created_at"),
+                "labels": r.header.get("labels") or {},
+            }
+            for j, r in enumerate(recs)
+        ],
+        "settings": {
+            **asdict(run_opts),
+            "resamples_requested": opts.resamples,
+            "tests": m_tests,
+            "correction": "holm",
+            "p_value": "two-sided; never below 1/(resamples+1)",
+        },
+        "samples": {
+            t: {
+                "common": plan[t]["n_common"],
+                "union": plan[t]["n_union"],
+                "left_out": plan[t]["n_union"] - plan[t]["n_common"],
+            }
+            for t in tasks
+        },
+        "comparisons": rows,
+        "examples": examples,
+    }
+    if opts.series:
+        trend = []
+        for task in tasks:
+            for key, metric in plan[task]["metrics"].items():
+                for name in metric.primary_values():
+                    pts = []
+                    for j, rr in enumerate(result_rows):
+                        point = rr.get((task, name))
+                        if point is not None:
+                            pts.append(
+                                {
+                                    "run": j,
+                                    "label": labels[j],
+                                    "value": point["value"],
+                                    "ci_low": point["ci_low"],
+                                    "ci_high": point["ci_high"],
+                                }
+                            )
+                    trend.append(
+                        {
+                            "task": task,
+                            "metric": name,
+                            "metric_key": key,
+                            "higher_is_better": metric.value_higher_is_better(name),
+                            "points": pts,
+                        }
+                    )
+        lines_by_run = [[data[j][t].lines for j in range(len(recs))] for t in tasks]
+        doc["series"] = {
+            "key": opts.series,
+            "order": labels,
+            "trend": trend,
+            "forgotten": [
+                x
+                for t, runs in zip(tasks, lines_by_run, strict=True)
+                for x in _forgotten(t, plan[t], runs, labels, opts.top_k)
+            ],
+        }
+    regressions = [r for r in rows if r["change"] == "regressed"]
+    doc["regressions"] = len(regressions)
+    doc["exit_code"] = 1 if regressions else 0
+    return doc

@@ -1,0 +1,167 @@
+"""Extractive question answering: SQuAD exact match and token F1.
+
+Answers are compared after the normalisation of the official SQuAD v1.1 evaluation script
+(``normalize_answer`` in ``evaluate-v1.1.py``), applied in this order:
+
+1. lowercase;
+2. drop every ASCII punctuation character (``string.punctuation``);
+3. drop the articles ``a``, ``an``, ``the`` as whole words (``\\b(a|an|the)\\b``);
+4. collapse runs of whitespace to one space and strip the ends.
+
+Each sample scores the maximum over its references. Values are fractions in ``[0, 1]``; the
+SQuAD script and torchmetrics report the same numbers multiplied by 100.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from evalkit._validate import check_choice, check_type, sample_texts
+from evalkit.metrics.base import MeanMetric
+from evalkit.types import Sample, Stats
+
+__all__ = ["ExactMatch", "TokenF1", "normalize_answer"]
+
+_PUNCTUATION = frozenset(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_NORMALIZATIONS = ("squad", "none")
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD v1.1 answer normalisation (see the module docstring).
+
+    >>> normalize_answer("  The Cat's  (big) hat!")
+    'cats big hat'
+    """
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def _normalizer(name: str) -> Callable[[str], str]:
+    return normalize_answer if name == "squad" else _identity
+
+
+def token_f1_score(prediction_tokens: Sequence[str], reference_tokens: Sequence[str]) -> float:
+    """F1 of the bag-of-tokens overlap between a prediction and one reference.
+
+    When either side has no tokens the score is 1.0 if both are empty and 0.0 otherwise (the
+    rule of the SQuAD v2.0 script and of torchmetrics; the v1.1 script returns 0.0 for two
+    empty answers, so its F1 could be below its exact match).
+
+    >>> token_f1_score(["cat", "sat"], ["cat", "sat", "down"])
+    0.8
+    >>> token_f1_score([], [])
+    1.0
+    """
+    if not prediction_tokens or not reference_tokens:
+        return float(list(prediction_tokens) == list(reference_tokens))
+    common = Counter(prediction_tokens) & Counter(reference_tokens)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision = same / len(prediction_tokens)
+    recall = same / len(reference_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+class _QAMetric(MeanMetric):
+    """Shared parameter handling for the SQuAD metrics."""
+
+    def __init__(self, *, normalize: str = "squad") -> None:
+        check_type(self.name, "normalize", normalize, str)
+        check_choice(self.name, "normalize", normalize, _NORMALIZATIONS)
+        super().__init__(normalize=normalize)
+        self._normalize = _normalizer(normalize)
+
+    def value_names(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def _pair_score(self, prediction: str, reference: str) -> float:
+        raise NotImplementedError
+
+    def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
+        """``[score]`` per sample: the best score over its references."""
+        predictions, references = sample_texts(self.name, batch)
+        return [
+            [max(self._pair_score(pred, ref) for ref in refs)]
+            for pred, refs in zip(predictions, references, strict=True)
+        ]
+
+
+class ExactMatch(_QAMetric):
+    """Exact match after SQuAD normalisation, as a fraction of samples.
+
+    ``EM = mean over samples of max over references [normalize(prediction) ==
+    normalize(reference)]``, where ``normalize`` is SQuAD v1.1's answer normalisation
+    (``normalize="squad"``, see the module docstring) or nothing (``normalize="none"``).
+    The value is in ``[0, 1]`` (the SQuAD script reports it times 100).
+
+    Args:
+        normalize: ``"squad"`` (default) or ``"none"`` for strict string equality.
+
+    Raises:
+        ConfigError: On an unknown ``normalize`` value.
+
+    References:
+        Rajpurkar et al. (2016), "SQuAD: 100,000+ Questions for Machine Comprehension of
+        Text", EMNLP; the official ``evaluate-v1.1.py`` script.
+
+    Example:
+        >>> from evalkit.metrics import exact_match
+        >>> exact_match(["The Eiffel Tower.", "Paris"], [["eiffel tower"], ["Lyon", "Nice"]]).value
+        0.5
+    """
+
+    name: ClassVar[str] = "exact_match"
+    higher_is_better: ClassVar[bool] = True
+
+    def _pair_score(self, prediction: str, reference: str) -> float:
+        return float(self._normalize(prediction) == self._normalize(reference))
+
+
+class TokenF1(_QAMetric):
+    """Token-overlap F1 after SQuAD normalisation, averaged over samples.
+
+    With ``p`` and ``r`` the normalised prediction and reference split on whitespace and
+    ``common`` the size of their multiset intersection::
+
+        P = common / |p|,  R = common / |r|,  F1 = 2 * P * R / (P + R)
+
+    maximised over a sample's references and averaged over samples. If either token list is
+    empty, F1 is 1 when both are empty and 0 otherwise (SQuAD v2.0 script and torchmetrics;
+    SQuAD v1.1's script gives 0 for two empty answers). The value is in ``[0, 1]`` (the SQuAD
+    script reports it times 100).
+
+    Args:
+        normalize: ``"squad"`` (default) or ``"none"`` (whitespace tokens, no normalisation).
+
+    Raises:
+        ConfigError: On an unknown ``normalize`` value.
+
+    References:
+        Rajpurkar et al. (2016), "SQuAD: 100,000+ Questions for Machine Comprehension of
+        Text", EMNLP; the official ``evaluate-v1.1.py`` and ``evaluate-v2.0.py`` scripts.
+
+    Example:
+        >>> from evalkit.metrics import token_f1
+        >>> token_f1(["the cat sat"], [["a cat sat down", "dog"]]).value
+        0.8
+    """
+
+    name: ClassVar[str] = "token_f1"
+    higher_is_better: ClassVar[bool] = True
+
+    def _pair_score(self, prediction: str, reference: str) -> float:
+        return token_f1_score(
+            self._normalize(prediction).split(), self._normalize(reference).split()
+        )

@@ -1,0 +1,106 @@
+"""The files of a comparison: ``compare.json``, ``compare.csv``, ``compare.html``, ``compare.md``.
+
+All are pure functions of the comparison document and are written atomically (a temporary
+file in the same folder, then a rename), so a reader never sees half a report and writing the
+same document twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evalkit.report._files import write_text_atomic
+from evalkit.report.compare_html import change_of, pair_labels, render_compare_html, run_labels
+from evalkit.report.csv_report import neutralise_cell
+from evalkit.report.markdown import render_compare_markdown
+from evalkit.store import write_json_atomic
+
+#: File names inside a comparison's output folder.
+COMPARE_JSON = "compare.json"
+COMPARE_CSV = "compare.csv"
+COMPARE_HTML = "compare.html"
+COMPARE_MD = "compare.md"
+
+#: Column order of ``compare.csv``: one row per comparison (pair of runs, task, metric value).
+COMPARE_COLUMNS = (
+    "a_label",
+    "b_label",
+    "against",
+    "task",
+    "metric",
+    "higher_is_better",
+    "value_a",
+    "value_b",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "significant",
+    "change",
+    "mcnemar_p",
+    "wins",
+    "ties",
+    "losses",
+    "n",
+    "errors_excluded",
+    "signature",
+)
+
+
+def compare_csv_text(doc: Mapping[str, Any]) -> str:
+    """The text of ``compare.csv``: a header and one row per comparison, cells neutralised.
+
+    Every cell goes through :func:`evalkit.report.csv_report.neutralise_cell` (formula
+    injection is defused; numbers keep full precision). ``change`` is the row's outcome
+    (``improved``, ``regressed`` or ``no significant change``).
+
+    >>> doc = {"runs": [{"index": 0, "label": "=a"}, {"index": 1, "label": "b"}],
+    ...        "comparisons": [{"a": 0, "b": 1, "task": "t", "metric": "m", "delta": -0.5}]}
+    >>> print(compare_csv_text(doc).splitlines()[1])
+    '=a,b,,t,m,,,,-0.5,,,,,,no significant change,,,,,,,
+    """
+    labels = run_labels(doc)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COMPARE_COLUMNS)
+    rows = doc.get("comparisons")
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, Mapping):
+            continue
+        a_label, b_label = pair_labels(labels, row)
+        values = {**row, "a_label": a_label, "b_label": b_label, "change": change_of(row)}
+        writer.writerow([neutralise_cell(values.get(col)) for col in COMPARE_COLUMNS])
+    return buf.getvalue()
+
+
+def write_compare_outputs(doc: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write the four files of a comparison into ``out_dir`` (created if missing).
+
+    Args:
+        doc: A comparison document (:func:`evalkit.compare.compare_runs`).
+        out_dir: The output folder.
+
+    Returns:
+        The paths written: ``[compare.json, compare.csv, compare.html, compare.md]``.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "ab"
+    >>> [p.name for p in write_compare_outputs({"kind": "pairwise", "comparisons": []}, out)]
+    ['compare.json', 'compare.csv', 'compare.html', 'compare.md']
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / COMPARE_JSON
+    write_json_atomic(json_path, doc)
+    return [
+        json_path,
+        write_text_atomic(out / COMPARE_CSV, compare_csv_text(doc)),
+        write_text_atomic(out / COMPARE_HTML, render_compare_html(doc)),
+        write_text_atomic(out / COMPARE_MD, render_compare_markdown(doc)),
+    ]
