@@ -49,7 +49,8 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30)
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses_v1 (key TEXT PRIMARY KEY, text_json TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS responses_v1 "
+            "(key TEXT PRIMARY KEY, text_json TEXT NOT NULL)"
         )
         self._db.commit()
 

@@ -14,7 +14,9 @@ from evalkit.registry import ADAPTERS, METRICS, Registry
 
 
 def test_builtins_resolve_lazily() -> None:
-    reg = Registry("metric", "evalkit.test-group", {"em": "evalkit.metrics.qa:ExactMatch"})
+    reg: Registry[type] = Registry(
+        "metric", "evalkit.test-group", {"em": "evalkit.metrics.qa:ExactMatch"}
+    )
     assert "em" not in reg._loaded
     assert reg.get("em") is ExactMatch
     assert set(METRICS.names()) >= {"bleu", "chrf", "ter", "rouge", "exact_match", "token_f1"}
@@ -30,7 +32,7 @@ def test_entry_points_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
         return [ep] if group == "evalkit.metrics" else []
 
     monkeypatch.setattr(metadata, "entry_points", fake)
-    reg = Registry("metric", "evalkit.metrics", {})
+    reg: Registry[type] = Registry("metric", "evalkit.metrics", {})
     assert reg.names() == ["my_em"] and reg.get("my_em") is ExactMatch
 
 
