@@ -328,9 +328,9 @@ def gate(
 @click.option(
     "--resamples",
     type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples or randomization trials.",
+    default=None,
+    help="Bootstrap resamples or randomization trials (default: max(1000, 4 x tests / alpha), "
+    "so that Holm-corrected p-values can reach alpha).",
 )
 @click.option("--seed", type=int, default=12345, show_default=True)
 @click.option(
@@ -365,7 +365,7 @@ def compare(
     out: Path | None,
     series: str | None,
     test_kind: str,
-    resamples: int,
+    resamples: int | None,
     seed: int,
     alpha: float,
     intersection: bool,

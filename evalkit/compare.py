@@ -419,13 +419,16 @@ def compare_runs(
 
     # Plan every pair first: the number of tests sets the resampling resolution.
     planned: list[tuple[int, int, str, set[tuple[str, str]] | None]] = []
+    primary = {
+        t: {v for m in plan[t]["metrics"].values() for v in m.primary_values()} for t in tasks
+    }
     if opts.series:
         planned = [(k - 1, k, "previous", None) for k in range(1, len(recs))]
         # Against the best earlier run too, where that is not the previous one.
         for b in range(2, len(recs)):
             wanted: dict[int, set[tuple[str, str]]] = {}
             for (task, metric), row in result_rows[b].items():
-                if task not in plan or row["value"] is None:
+                if task not in plan or row["value"] is None or metric not in primary[task]:
                     continue
                 hib = row["higher_is_better"]
                 vals = [(result_rows[j].get((task, metric), {}).get("value"), j) for j in range(b)]

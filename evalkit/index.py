@@ -98,7 +98,7 @@ def list_runs(
     sql = "SELECT * FROM runs"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY created_at DESC, run_id DESC"
+    sql += " ORDER BY created_at DESC, rowid DESC"
     db = _connect(path)
     db.row_factory = sqlite3.Row
     try:

@@ -72,7 +72,7 @@ class RunOutcome:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _render_prompt(task: Task, dataset: Dataset, sample: Sample) -> str:

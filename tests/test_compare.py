@@ -112,8 +112,10 @@ def test_checkpoint_series(tmp_path: Path) -> None:
             RunOptions(labels={"step": step}),
         )
     runs = [tmp_path / "run3000", tmp_path / "run1000", tmp_path / "run2000"]  # any order
-    doc = compare_runs(runs, CompareOptions(series="step", resamples=300))
+    doc = compare_runs(runs, CompareOptions(series="step"))
     assert doc["series"]["order"] == ["step=1000", "step=2000", "step=3000"]
+    assert doc["settings"]["tests"] == len(doc["comparisons"])
+    assert doc["settings"]["resamples"] >= 4 * len(doc["comparisons"]) / 0.05
     trend = next(t for t in doc["series"]["trend"] if t["metric"] == "exact_match")
     assert [p["label"] for p in trend["points"]] == doc["series"]["order"]
     assert all(p["ci_low"] <= p["value"] <= p["ci_high"] for p in trend["points"])
