@@ -172,6 +172,7 @@ def _score_batch(
         if g.ok
     ]
     per_metric = {e.key: e.metric.sample_stats(scored) if scored else [] for e in task.metrics}
+    warned = {e.key: e.metric.sample_warnings(scored) if scored else [] for e in task.metrics}
     lines = []
     k = 0
     for s, r, g in zip(samples, requests, gens, strict=True):
@@ -187,9 +188,22 @@ def _score_batch(
         }
         if g.ok:
             line["stats"] = {key: stats[k] for key, stats in per_metric.items()}
+            notes = {key: w[k] for key, w in warned.items() if w and w[k]}
+            if notes:
+                line["warnings"] = notes
             k += 1
         lines.append(line)
     return lines
+
+
+def _count_warnings(lines: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """``{metric key: {message: number of samples}}`` from the record lines' warnings."""
+    out: dict[str, dict[str, int]] = {}
+    for ln in lines:
+        for key, message in (ln.get("warnings") or {}).items():
+            bucket = out.setdefault(key, {})
+            bucket[message] = bucket.get(message, 0) + 1
+    return out
 
 
 def _finite(x: float) -> float | None:
@@ -221,6 +235,7 @@ def compute_results(
                 "metrics": {e.key: e.metric.signature() for e in task.metrics},
                 "metric_params": {e.key: e.metric.params for e in task.metrics},
                 "gates": [g.model_dump(exclude_defaults=True) for g in task.spec.gates],
+                "warnings": _count_warnings(ok),
             }
         )
         for entry in task.metrics:

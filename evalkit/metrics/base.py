@@ -101,6 +101,14 @@ class Metric(ABC):
     def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
         """Corpus values, keyed by ``value_names()``, from a list of per-sample statistics."""
 
+    def sample_warnings(self, batch: Sequence[Sample]) -> list[str | None]:
+        """A warning per sample that this metric cannot score faithfully, else ``None``.
+
+        For example text that the tokenizer empties. The runner keeps them in the sample's
+        record line and counts them per task in ``results.json``; reports show the counts.
+        """
+        return [None] * len(batch)
+
     def signature_fields(self) -> dict[str, Any]:
         """What goes into the signature; override to add library-specific fields."""
         fields: dict[str, Any] = dict(sorted(self.params.items()))
