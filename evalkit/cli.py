@@ -261,6 +261,11 @@ def metrics(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(listing, indent=2, default=str))
         return
+    for pattern in METRICS.patterns():
+        click.echo(
+            f"{pattern}  any metric of a local Hugging Face `evaluate` module "
+            "(parameters: compute_args, values, references, higher_is_better)"
+        )
     for m in listing:
         click.echo(f"{m['name']}  ({m['direction']})  {m['summary']}")
         click.echo(f"    values: {', '.join(m['values'])}")

@@ -33,10 +33,18 @@ class Registry(Generic[T]):
     evalkit.errors.ConfigError: unknown widget 'bleuu'. Did you mean 'bleu'? Available: bleu.
     """
 
-    def __init__(self, kind: str, group: str, builtins: dict[str, str]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        group: str,
+        builtins: dict[str, str],
+        factories: dict[str, str] | None = None,
+    ) -> None:
         self.kind = kind
         self.group = group
         self._lazy = dict(builtins)
+        #: ``prefix -> "module:function"``: ``get("prefix:arg")`` returns ``function(arg)``.
+        self._factories = dict(factories or {})
         self._loaded: dict[str, T] = {}
         self._entry_points_read = False
 
@@ -59,19 +67,33 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """All registered names, sorted."""
         self._read_entry_points()
-        return sorted(set(self._lazy) | set(self._loaded))
+        made = {n for n in self._loaded if n.partition(":")[0] in self._factories}
+        return sorted(set(self._lazy) | (set(self._loaded) - made))
+
+    def patterns(self) -> list[str]:
+        """Parameterised names such as ``hf_evaluate:NAME``."""
+        return [f"{p}:NAME" for p in sorted(self._factories)]
 
     def get(self, name: str) -> T:
         """Return the object registered as ``name``; raise ConfigError with a suggestion."""
         if name in self._loaded:
             return self._loaded[name]
+        prefix, sep, arg = name.partition(":")
+        if sep and prefix in self._factories:
+            if not arg:
+                raise ConfigError(f"{self.kind} '{name}': name what follows '{prefix}:'.")
+            module_name, _, attr = self._factories[prefix].partition(":")
+            factory = getattr(importlib.import_module(module_name), attr)
+            made: T = factory(arg)
+            self._loaded[name] = made
+            return made
         self._read_entry_points()
         target = self._lazy.get(name)
         if target is None:
             names = self.names()
             raise ConfigError(
                 f"unknown {self.kind} '{name}'.{did_you_mean(name, names)} "
-                f"Available: {', '.join(names)}."
+                f"Available: {', '.join(names + self.patterns())}."
             )
         module_name, _, attr = target.partition(":")
         obj: T = getattr(importlib.import_module(module_name), attr)
@@ -90,6 +112,7 @@ METRICS: Registry[type[Metric]] = Registry(
         "exact_match": "evalkit.metrics.qa:ExactMatch",
         "token_f1": "evalkit.metrics.qa:TokenF1",
     },
+    factories={"hf_evaluate": "evalkit.metrics.hf_evaluate_bridge:bridge_class"},
 )
 
 ADAPTERS: Registry[type[ModelAdapter]] = Registry(
