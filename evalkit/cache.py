@@ -49,30 +49,34 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30)
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses_v1 "
+            "CREATE TABLE IF NOT EXISTS responses_v2 "
             "(key TEXT PRIMARY KEY, text_json TEXT NOT NULL)"
         )
         self._db.commit()
 
-    def get_many(self, keys: list[str]) -> dict[str, str]:
-        """The cached texts of those keys that are present."""
-        found: dict[str, str] = {}
+    def get_many(self, keys: list[str]) -> dict[str, Generation]:
+        """The cached generations of those keys that are present (marked ``cached``)."""
+        found: dict[str, Generation] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT key, text_json FROM responses_v1 WHERE key IN ({marks})", chunk
+                f"SELECT key, text_json FROM responses_v2 WHERE key IN ({marks})", chunk
             )
-            found.update({k: json.loads(v) for k, v in rows.fetchall()})
+            for k, v in rows.fetchall():
+                blob = json.loads(v)
+                found[k] = Generation(text=blob["text"], outputs=blob["outputs"], cached=True)
         return found
 
     def put_many(self, items: list[tuple[str, Generation]]) -> None:
         """Store successful generations."""
         # Texts are stored JSON-encoded (ASCII): model output may hold lone surrogates, which
         # SQLite's UTF-8 text cannot.
-        rows = [(k, json.dumps(g.text)) for k, g in items if g.ok]
+        rows = [
+            (k, json.dumps({"text": g.text, "outputs": dict(g.outputs)})) for k, g in items if g.ok
+        ]
         if rows:
-            self._db.executemany("INSERT OR REPLACE INTO responses_v1 VALUES (?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO responses_v2 VALUES (?, ?)", rows)
             self._db.commit()
 
     def close(self) -> None:

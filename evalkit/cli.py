@@ -475,7 +475,7 @@ def validate(suite: Path) -> None:
     loaded = load_suite(suite)
     total = 0
     for task in loaded.tasks:
-        ds = load_dataset(task.dataset_path, task.spec.dataset, task.spec.prompt)
+        ds = load_dataset(task.dataset_path, task.spec.dataset, task.templates)
         total += len(ds.samples)
         click.echo(
             f"task {task.name}: {len(ds.samples)} samples, metrics: "

@@ -9,7 +9,7 @@ import csv
 import hashlib
 import json
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,14 +125,14 @@ def _references(where: str, row: dict[str, Any], field: str | None) -> tuple[str
 
 
 def load_dataset(
-    path: Path, spec: DatasetSpec, prompt: str = "", limit: int | None = None
+    path: Path, spec: DatasetSpec, prompt: str | Sequence[str] = "", limit: int | None = None
 ) -> Dataset:
     """Read a dataset file into Samples.
 
     Args:
         path: The resolved file path.
         spec: The task's dataset mapping (id and references fields, format, limit).
-        prompt: The prompt template; each field it uses must exist in every row.
+        prompt: The prompt template(s); each field they use must exist in every row.
         limit: Keep only the first ``limit`` samples (overrides ``spec.limit`` when smaller).
 
     Raises:
@@ -144,7 +144,8 @@ def load_dataset(
     raw = path.read_bytes()
     sha = hashlib.sha256(raw).hexdigest()
     fmt = _detect_format(path, spec.format)
-    needed = template_fields(prompt)
+    templates = [prompt] if isinstance(prompt, str) else list(prompt)
+    needed = [f for t in templates for f in template_fields(t)]
     limits = [x for x in (spec.limit, limit) if x is not None]
     cap = min(limits) if limits else None
     samples: list[Sample] = []

@@ -75,9 +75,11 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _render_prompt(task: Task, dataset: Dataset, sample: Sample) -> str:
+def _render_prompt(
+    task: Task, dataset: Dataset, sample: Sample, template: str | None = None
+) -> str:
     try:
-        return task.spec.prompt.format(**sample.inputs)
+        return (task.spec.prompt if template is None else template).format(**sample.inputs)
     except (KeyError, IndexError, ValueError) as exc:
         raise InputError(
             f"{dataset.path}: sample '{sample.id}': the prompt template of task '{task.name}' "
@@ -96,6 +98,11 @@ def _requests(task: Task, dataset: Dataset, seed: int) -> list[GenerateRequest]:
             temperature=gen.temperature,
             stop=tuple(gen.stop),
             seed=gen.seed if gen.seed is not None else seed,
+            kind=task.request_kind,
+            continuation=_render_prompt(task, dataset, s, task.spec.continuation)
+            if task.spec.continuation is not None
+            else None,
+            options=task.request_options,
         )
         for s in dataset.samples
     ]
@@ -138,22 +145,19 @@ def _call_adapter(
     requests: Sequence[GenerateRequest],
 ) -> list[Generation]:
     if cache is None:
-        out = adapter.generate(requests)
+        out = adapter.call(requests)
     else:
         keys = [cache_key(info, r) for r in requests]
         hits = cache.get_many(keys)
         todo = [i for i, k in enumerate(keys) if k not in hits]
-        fresh = adapter.generate([requests[i] for i in todo]) if todo else []
+        fresh = adapter.call([requests[i] for i in todo]) if todo else []
         if len(fresh) != len(todo):
             raise RunError(
                 f"adapter {adapter.name} returned {len(fresh)} results for {len(todo)} requests."
             )
         cache.put_many([(keys[i], g) for i, g in zip(todo, fresh, strict=True)])
         by_index = dict(zip(todo, fresh, strict=True))
-        out = [
-            by_index[i] if i in by_index else Generation(text=hits[keys[i]], cached=True)
-            for i in range(len(requests))
-        ]
+        out = [by_index[i] if i in by_index else hits[keys[i]] for i in range(len(requests))]
     if len(out) != len(requests):
         raise RunError(f"adapter {adapter.name} returned {len(out)} results for {len(requests)}.")
     return out
@@ -167,8 +171,15 @@ def _score_batch(
 ) -> list[dict[str, Any]]:
     """Per-sample record lines; metrics see only successful generations."""
     scored = [
-        Sample(id=s.id, inputs=s.inputs, references=s.references, prediction=g.text)
-        for s, g in zip(samples, gens, strict=True)
+        Sample(
+            id=s.id,
+            inputs=s.inputs,
+            references=s.references,
+            prediction=g.text,
+            outputs=g.outputs,
+            prompt=r.prompt,
+        )
+        for s, r, g in zip(samples, requests, gens, strict=True)
         if g.ok
     ]
     per_metric = {e.key: e.metric.sample_stats(scored) if scored else [] for e in task.metrics}
@@ -186,6 +197,8 @@ def _score_batch(
             "cached": g.cached,
             "stats": {},
         }
+        if g.ok and g.outputs:
+            line["outputs"] = dict(g.outputs)
         if g.ok:
             line["stats"] = {key: stats[k] for key, stats in per_metric.items()}
             notes = {key: w[k] for key, w in warned.items() if w and w[k]}
@@ -295,13 +308,20 @@ def run_suite(
     baseline = load_run(opts.baseline) if opts.baseline is not None else None
     seed = suite.spec.seed if opts.seed is None else opts.seed
     datasets = {
-        t.name: load_dataset(t.dataset_path, t.spec.dataset, t.spec.prompt, opts.limit)
+        t.name: load_dataset(t.dataset_path, t.spec.dataset, t.templates, opts.limit)
         for t in suite.tasks
     }
     adapter = build_adapter(model, opts.model_options) if isinstance(model, str) else model
     spec = model if isinstance(model, str) else f"{adapter.name}:<object>"
     info = adapter.info()
     requests = {t.name: _requests(t, datasets[t.name], seed) for t in suite.tasks}
+    for t in suite.tasks:
+        if t.request_kind not in adapter.capabilities:
+            raise ConfigError(
+                f"task '{t.name}' needs '{t.request_kind}' requests, which adapter "
+                f"{adapter.name} cannot serve "
+                f"(it offers {', '.join(sorted(adapter.capabilities))})."
+            )
     adapter.prepare(requests)
 
     out_dir = Path(out)

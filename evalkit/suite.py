@@ -72,13 +72,16 @@ class TaskSpec(_Strict):
     name: str = Field(min_length=1)
     dataset: DatasetSpec
     prompt: str = "{input}"
+    continuation: str | None = None
     generation: GenerationSpec = GenerationSpec()
     metrics: list[str | dict[str, dict[str, Any] | None]] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
 
-    @field_validator("prompt")
+    @field_validator("prompt", "continuation")
     @classmethod
-    def _template_parses(cls, value: str) -> str:
+    def _template_parses(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
         except ValueError as exc:
@@ -129,11 +132,18 @@ class Task:
     spec: TaskSpec
     metrics: tuple[MetricEntry, ...]
     dataset_path: Path
+    request_kind: str = "generate"
+    request_options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def name(self) -> str:
         """The task name."""
         return self.spec.name
+
+    @property
+    def templates(self) -> list[str]:
+        """The task's prompt templates (prompt, and continuation when there is one)."""
+        return [t for t in (self.spec.prompt, self.spec.continuation) if t is not None]
 
 
 @dataclass(frozen=True)
@@ -285,7 +295,36 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
             raise ConfigError(f"{where}: metric '{name}' is listed twice in this task.")
         entries.append(MetricEntry(key=name, metric=metric, where=where))
     dataset_path = (path.parent / spec.dataset.path).resolve()
-    return Task(spec=spec, metrics=tuple(entries), dataset_path=dataset_path)
+    kinds = {e.metric.request_kind for e in entries}
+    where = f"{path}:{_line_of(root, ('tasks', index, 'metrics'))}: tasks[{index}].metrics"
+    if len(kinds) > 1:
+        listing = ", ".join(f"{e.key} ({e.metric.request_kind})" for e in entries)
+        raise ConfigError(
+            f"{where}: the metrics need different kinds of model request ({listing}); "
+            "put them in separate tasks."
+        )
+    options: dict[str, Any] = {}
+    for e in entries:
+        for k, v in e.metric.request_options().items():
+            if k in options and options[k] != v:
+                raise ConfigError(
+                    f"{where}: metrics ask for different request option {k} "
+                    f"({options[k]!r} vs {v!r}); give them the same value or split the task."
+                )
+            options[k] = v
+    kind = kinds.pop()
+    if kind == "loglikelihood" and spec.continuation is None:
+        raise ConfigError(
+            f"{where}: {', '.join(e.key for e in entries)} score a continuation; add "
+            '`continuation: "{field}"` to the task.'
+        )
+    return Task(
+        spec=spec,
+        metrics=tuple(entries),
+        dataset_path=dataset_path,
+        request_kind=kind,
+        request_options=tuple(sorted(options.items())),
+    )
 
 
 def load_suite(path: str | Path) -> Suite:

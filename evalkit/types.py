@@ -20,6 +20,7 @@ class Sample:
         references: Zero or more reference outputs.
         prediction: The model output that metrics score; ``None`` before generation.
         outputs: Other adapter outputs a metric may require (log-probabilities, rankings...).
+        prompt: The rendered prompt (for log-likelihood tasks: the text that was scored).
     """
 
     id: str
@@ -27,14 +28,26 @@ class Sample:
     references: tuple[str, ...] = ()
     prediction: str | None = None
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    prompt: str | None = None
+
+
+#: Request kinds, each served by the adapter method of the same name.
+REQUEST_KINDS = ("generate", "loglikelihood", "loglikelihood_rolling")
 
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """A request for one completion.
+    """A request to a model: a completion, or log-likelihoods.
+
+    Kinds (see :data:`REQUEST_KINDS`):
+
+    - ``generate``: a completion of ``prompt``.
+    - ``loglikelihood``: the log-probability of ``continuation`` given ``prompt``.
+    - ``loglikelihood_rolling``: the summed negative log-likelihood of the whole ``prompt``
+      text, scored in windows set by ``options`` (``max_length``, ``stride``).
 
     ``task`` and ``sample_id`` let adapters that replay stored outputs (``predictions:``) find
-    theirs; they never change what a live model generates and are not part of the cache key.
+    theirs; they never change what a live model produces and are not part of the cache key.
     """
 
     prompt: str
@@ -44,30 +57,50 @@ class GenerateRequest:
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    kind: str = "generate"
+    continuation: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """One of the request's ``options``."""
+        return dict(self.options).get(name, default)
 
     def cache_fields(self) -> dict[str, Any]:
         """Everything that changes the output of a live model."""
-        return {
-            "prompt": self.prompt,
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-            "stop": list(self.stop),
-            "seed": self.seed,
-        }
+        fields: dict[str, Any] = {"kind": self.kind, "prompt": self.prompt}
+        if self.kind == "generate":
+            fields.update(
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+                stop=list(self.stop),
+                seed=self.seed,
+            )
+        if self.kind == "loglikelihood":
+            fields["continuation"] = self.continuation
+        if self.options:
+            fields["options"] = dict(self.options)
+        return fields
 
 
 @dataclass(frozen=True)
 class Generation:
-    """The result of one request: a text, or an error (failures are data, not exceptions)."""
+    """The result of one request: a text and/or numeric outputs, or an error.
+
+    Failures are data, not exceptions. Log-likelihood requests return ``outputs``:
+    ``{"logprob": float, "is_greedy": bool, "n_tokens": int}`` for ``loglikelihood`` and
+    ``{"nll": float, "n_tokens": int}`` (summed negative log-likelihood in nats over the scored
+    tokens) for ``loglikelihood_rolling``.
+    """
 
     text: str | None
     error: str | None = None
     cached: bool = False
+    outputs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """Whether the call succeeded."""
-        return self.error is None and self.text is not None
+        return self.error is None and (self.text is not None or bool(self.outputs))
 
 
 @dataclass(frozen=True)

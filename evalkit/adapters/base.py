@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from evalkit.errors import AdapterError
 from evalkit.types import GenerateRequest, Generation
 
 
@@ -28,6 +29,29 @@ class ModelAdapter(ABC):
     @abstractmethod
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         """One Generation per request, in order."""
+
+    def loglikelihood(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """``outputs = {"logprob", "is_greedy", "n_tokens"}`` of each continuation."""
+        raise AdapterError(f"adapter {self.name} cannot score log-likelihoods.")
+
+    def loglikelihood_rolling(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """``outputs = {"nll", "n_tokens"}`` of each whole text (windows from the options)."""
+        raise AdapterError(f"adapter {self.name} cannot score rolling log-likelihoods.")
+
+    def call(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """Serve a batch of requests of one kind with the method of that name."""
+        kinds = {r.kind for r in requests}
+        if len(kinds) > 1:
+            raise AdapterError(f"one batch mixes request kinds {sorted(kinds)}.")
+        kind = kinds.pop() if kinds else "generate"
+        if kind not in self.capabilities:
+            raise AdapterError(
+                f"adapter {self.name} cannot serve '{kind}' requests "
+                f"(it offers {', '.join(sorted(self.capabilities))})."
+            )
+        method = getattr(self, kind)
+        result: list[Generation] = method(requests)
+        return result
 
     @abstractmethod
     def info(self) -> dict[str, Any]:

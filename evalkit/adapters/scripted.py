@@ -34,6 +34,9 @@ class ScriptedAdapter(ModelAdapter):
     """
 
     name: ClassVar[str] = "scripted"
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"generate", "loglikelihood", "loglikelihood_rolling"}
+    )
 
     def __init__(
         self,
@@ -76,6 +79,54 @@ class ScriptedAdapter(ModelAdapter):
                 out.append(Generation(text=self.responses[r.prompt]))
             else:
                 out.append(Generation(text=_MODES[self.default](r.prompt)))
+        return out
+
+    def _failure(self, r: GenerateRequest) -> Generation | None:
+        if r.sample_id in self.fail_ids:
+            return Generation(text=None, error=f"scripted failure for sample {r.sample_id}")
+        if r.prompt in self.errors:
+            return Generation(text=None, error=self.errors[r.prompt])
+        return None
+
+    def loglikelihood(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """A fixed rule: each continuation word costs 0.5 nats, 0.25 if it occurs in the prompt.
+
+        >>> ScriptedAdapter().loglikelihood([GenerateRequest("a b", continuation="b c")])[0].outputs
+        {'logprob': -0.75, 'is_greedy': False, 'n_tokens': 2}
+        """
+        out = []
+        for r in requests:
+            failed = self._failure(r)
+            if failed is not None:
+                out.append(failed)
+                continue
+            seen = set(r.prompt.split())
+            words = (r.continuation or "").split()
+            logprob = -sum(0.25 if w in seen else 0.5 for w in words)
+            greedy = bool(words) and all(w in seen for w in words)
+            out.append(
+                Generation(
+                    text=None,
+                    outputs={"logprob": logprob, "is_greedy": greedy, "n_tokens": len(words)},
+                )
+            )
+        return out
+
+    def loglikelihood_rolling(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """A fixed rule: each whitespace token of the text costs ``1 + len(token) / 10`` nats.
+
+        >>> ScriptedAdapter().loglikelihood_rolling([GenerateRequest("ab c")])[0].outputs
+        {'nll': 2.3, 'n_tokens': 2}
+        """
+        out = []
+        for r in requests:
+            failed = self._failure(r)
+            if failed is not None:
+                out.append(failed)
+                continue
+            words = r.prompt.split()
+            nll = round(sum(1 + len(w) / 10 for w in words), 12)
+            out.append(Generation(text=None, outputs={"nll": nll, "n_tokens": len(words)}))
         return out
 
     def info(self) -> dict[str, Any]:

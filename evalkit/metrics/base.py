@@ -40,6 +40,8 @@ class Metric(ABC):
     name: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
     requires: ClassVar[frozenset[str]] = frozenset({"prediction", "references"})
+    #: The kind of model request whose result this metric scores (see types.REQUEST_KINDS).
+    request_kind: ClassVar[str] = "generate"
     #: Packages whose versions change the numbers; recorded in results.json.
     reference_packages: ClassVar[tuple[str, ...]] = ()
 
@@ -68,6 +70,10 @@ class Metric(ABC):
             for n, p in sig.parameters.items()
             if n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
         }
+
+    def request_options(self) -> dict[str, Any]:
+        """Options the model request needs from this metric (e.g. a perplexity window)."""
+        return {}
 
     @abstractmethod
     def value_names(self) -> tuple[str, ...]:
