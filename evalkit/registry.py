@@ -109,6 +109,7 @@ METRICS: Registry[type[Metric]] = Registry(
         "chrf": "evalkit.metrics.text_overlap:CHRF",
         "ter": "evalkit.metrics.text_overlap:TER",
         "rouge": "evalkit.metrics.rouge_metric:ROUGE",
+        "meteor": "evalkit.metrics.meteor_metric:METEOR",
         "exact_match": "evalkit.metrics.qa:ExactMatch",
         "token_f1": "evalkit.metrics.qa:TokenF1",
     },

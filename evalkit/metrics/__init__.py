@@ -15,7 +15,7 @@ from typing import Any
 
 from evalkit.types import Score
 
-__all__ = ["bleu", "chrf", "exact_match", "rouge", "score", "ter", "token_f1"]
+__all__ = ["bleu", "chrf", "exact_match", "meteor", "rouge", "score", "ter", "token_f1"]
 
 
 def score(
@@ -48,6 +48,11 @@ def ter(predictions: Sequence[str], references: Sequence[Sequence[str]], **param
 def rouge(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
     """ROUGE (rouge-score); see :class:`evalkit.metrics.rouge_metric.ROUGE`."""
     return score("rouge", predictions, references, **params)
+
+
+def meteor(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
+    """METEOR as nltk computes it; see :class:`evalkit.metrics.meteor_metric.METEOR`."""
+    return score("meteor", predictions, references, **params)
 
 
 def exact_match(
