@@ -110,6 +110,7 @@ METRICS: Registry[type[Metric]] = Registry(
         "ter": "evalkit.metrics.text_overlap:TER",
         "rouge": "evalkit.metrics.rouge_metric:ROUGE",
         "meteor": "evalkit.metrics.meteor_metric:METEOR",
+        "perplexity": "evalkit.metrics.perplexity_metric:Perplexity",
         "exact_match": "evalkit.metrics.qa:ExactMatch",
         "token_f1": "evalkit.metrics.qa:TokenF1",
     },
@@ -123,5 +124,7 @@ ADAPTERS: Registry[type[ModelAdapter]] = Registry(
         "predictions": "evalkit.adapters.predictions:PredictionsAdapter",
         "python": "evalkit.adapters.callable:CallableAdapter",
         "scripted": "evalkit.adapters.scripted:ScriptedAdapter",
+        "openai": "evalkit.adapters.openai_compat:OpenAICompatAdapter",
+        "hf": "evalkit.adapters.hf:HFAdapter",
     },
 )

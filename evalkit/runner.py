@@ -314,22 +314,32 @@ def run_suite(
     adapter = build_adapter(model, opts.model_options) if isinstance(model, str) else model
     spec = model if isinstance(model, str) else f"{adapter.name}:<object>"
     info = adapter.info()
+    # Tasks that name their own model get their own adapter (one per distinct spec).
+    own = {t.model: build_adapter(t.model) for t in suite.tasks if t.model is not None}
+    adapters = {t.name: own[t.model] if t.model is not None else adapter for t in suite.tasks}
+    infos = {name: a.info() for name, a in adapters.items()}
     requests = {t.name: _requests(t, datasets[t.name], seed) for t in suite.tasks}
     for t in suite.tasks:
-        if t.request_kind not in adapter.capabilities:
+        a = adapters[t.name]
+        if t.request_kind not in a.capabilities:
             raise ConfigError(
                 f"task '{t.name}' needs '{t.request_kind}' requests, which adapter "
-                f"{adapter.name} cannot serve "
-                f"(it offers {', '.join(sorted(adapter.capabilities))})."
+                f"{a.name} cannot serve (it offers {', '.join(sorted(a.capabilities))}); "
+                "give the task its own `model:` or use another --model."
             )
-    adapter.prepare(requests)
+    for a in {id(a): a for a in adapters.values()}.values():
+        a.prepare({t: r for t, r in requests.items() if adapters[t] is a})
+    task_models = {t.name: infos[t.name] for t in suite.tasks if t.model is not None}
 
     out_dir = Path(out)
     identity = _identity(suite, datasets, spec, info, opts, seed)
+    if task_models:
+        identity["task_models"] = task_models
     header = _open_run_dir(out_dir, identity, suite, opts, seed)
     done = {(ln["task"], ln["id"]) for ln in iter_samples(out_dir / SAMPLES, repair=True)}
 
-    cache = ResponseCache(opts.cache_path) if (opts.use_cache and adapter.cacheable) else None
+    cacheable = any(a.cacheable for a in adapters.values())
+    cache = ResponseCache(opts.cache_path) if (opts.use_cache and cacheable) else None
     batch = opts.batch_size or suite.spec.batch_size
     pending = {
         t.name: [i for i, s in enumerate(datasets[t.name].samples) if (t.name, s.id) not in done]
@@ -348,7 +358,10 @@ def run_suite(
                 for start in range(0, len(todo), batch):
                     idx = todo[start : start + batch]
                     b_reqs = [reqs[i] for i in idx]
-                    gens = _call_adapter(adapter, cache, info, b_reqs)
+                    a = adapters[task.name]
+                    gens = _call_adapter(
+                        a, cache if a.cacheable else None, infos[task.name], b_reqs
+                    )
                     lines = _score_batch(task, [ds.samples[i] for i in idx], b_reqs, gens)
                     append_samples(out_dir / SAMPLES, lines)
                     bar.update(len(idx))
@@ -390,6 +403,7 @@ def _open_run_dir(
                 "fingerprint": suite.fingerprint(),
             },
             "model": {"spec": identity["model"], "info": identity["model_info"]},
+            "task_models": identity.get("task_models", {}),
             "seed": seed,
             "limit": opts.limit,
             "evalkit_version": __version__,

@@ -73,6 +73,9 @@ class TaskSpec(_Strict):
     dataset: DatasetSpec
     prompt: str = "{input}"
     continuation: str | None = None
+    #: A model spec for this task only (``hf:../models/...``; paths relative to the suite
+    #: file), e.g. to score a bundled checkpoint's perplexity next to replayed predictions.
+    model: str | None = None
     generation: GenerationSpec = GenerationSpec()
     metrics: list[str | dict[str, dict[str, Any] | None]] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
@@ -134,6 +137,7 @@ class Task:
     dataset_path: Path
     request_kind: str = "generate"
     request_options: tuple[tuple[str, Any], ...] = ()
+    model: str | None = None
 
     @property
     def name(self) -> str:
@@ -324,7 +328,18 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
         dataset_path=dataset_path,
         request_kind=kind,
         request_options=tuple(sorted(options.items())),
+        model=_resolve_model(spec.model, path.parent),
     )
+
+
+def _resolve_model(spec: str | None, base: Path) -> str | None:
+    """``KIND:PATH`` with a relative PATH that exists next to the suite made absolute."""
+    if spec is None:
+        return None
+    kind, sep, target = spec.partition(":")
+    if sep and target and not Path(target).is_absolute() and (base / target).exists():
+        return f"{kind}:{(base / target).resolve()}"
+    return spec
 
 
 def load_suite(path: str | Path) -> Suite:

@@ -23,6 +23,17 @@ def _isolated_cache(
     monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+def quickstart_copy(path: Path, edit: Callable[[str], str] = lambda t: t) -> Path:
+    """Write an edited copy of the quickstart suite to ``path``, with its paths made absolute."""
+    base = QUICKSTART.parent
+    text = QUICKSTART.read_text(encoding="utf-8")
+    text = text.replace("path: quickstart/", f"path: {base}/quickstart/")
+    text = text.replace("path: lm/", f"path: {base}/lm/")
+    text = text.replace("hf:../models/", f"hf:{(base.parent / 'models').resolve()}/")
+    path.write_text(edit(text), encoding="utf-8")
+    return path
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path

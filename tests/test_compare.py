@@ -14,7 +14,7 @@ from evalkit.errors import ConfigError
 from evalkit.gates import check_gates
 from evalkit.runner import RunOptions, run_suite
 from evalkit.store import load_run
-from tests.conftest import QUICKSTART, SYS_A, SYS_B, write_jsonl
+from tests.conftest import QUICKSTART, SYS_A, SYS_B, quickstart_copy, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +63,9 @@ def test_a_vs_b_finds_regressions_with_holm(ab: tuple[Path, Path]) -> None:
 
 
 def test_mismatched_signature_is_refused(ab: tuple[Path, Path], tmp_path: Path) -> None:
-    suite = tmp_path / "q.yaml"
-    text = QUICKSTART.read_text().replace(
-        "quickstart/", str(QUICKSTART.parent / "quickstart") + "/"
+    suite = quickstart_copy(
+        tmp_path / "q.yaml", lambda t: t.replace("bleu: {tokenize: 13a}", "bleu: {tokenize: intl}")
     )
-    suite.write_text(text.replace("bleu: {tokenize: 13a}", "bleu: {tokenize: intl}"))
     run_suite(suite, f"predictions:{SYS_B}", tmp_path / "intl")
     with pytest.raises(ConfigError, match=r"metric 'bleu' differs .*tok: 13a vs intl"):
         compare_runs([ab[0], tmp_path / "intl"])
@@ -126,16 +124,14 @@ def test_checkpoint_series(tmp_path: Path) -> None:
 
 
 def test_gates_against_a_baseline(ab: tuple[Path, Path], tmp_path: Path) -> None:
-    suite = tmp_path / "g.yaml"
-    text = QUICKSTART.read_text().replace(
-        "quickstart/", str(QUICKSTART.parent / "quickstart") + "/"
+    suite = quickstart_copy(
+        tmp_path / "g.yaml",
+        lambda t: t.replace(
+            "      - {metric: chrf, min: 30}",
+            "      - {metric: chrf, min: 30}\n      - {metric: bleu, max_drop: 5}\n"
+            "      - {metric: ter, no_significant_regression: true, alpha: 0.05}",
+        ),
     )
-    text = text.replace(
-        "      - {metric: chrf, min: 30}",
-        "      - {metric: chrf, min: 30}\n      - {metric: bleu, max_drop: 5}\n"
-        "      - {metric: ter, no_significant_regression: true, alpha: 0.05}",
-    )
-    suite.write_text(text)
     base = run_suite(suite, f"predictions:{SYS_A}", tmp_path / "base")
     assert [g["status"] for g in base.header["gates"]] == ["pass", "skipped", "skipped"]
     same = run_suite(
@@ -175,8 +171,6 @@ def test_index_and_latest(
             "quickstart",
             "--out",
             str(tmp_path / "cmp"),
-            "--resamples",
-            "200",
         ],
         capsys,
     )

@@ -27,7 +27,8 @@ tasks:
 
 def test_quickstart_loads_and_builds_metrics() -> None:
     suite = load_suite(QUICKSTART)
-    assert [t.name for t in suite.tasks] == ["translate", "summarize", "qa"]
+    assert [t.name for t in suite.tasks] == ["translate", "summarize", "qa", "lm_heldout"]
+    assert suite.tasks[3].model is not None and suite.tasks[3].model.startswith("hf:/")
     assert [e.key for e in suite.tasks[0].metrics] == ["bleu", "chrf", "ter"]
     assert len(suite.fingerprint()) == 64
 

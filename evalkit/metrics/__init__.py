@@ -15,7 +15,17 @@ from typing import Any
 
 from evalkit.types import Score
 
-__all__ = ["bleu", "chrf", "exact_match", "meteor", "rouge", "score", "ter", "token_f1"]
+__all__ = [
+    "bleu",
+    "chrf",
+    "exact_match",
+    "meteor",
+    "perplexity",
+    "rouge",
+    "score",
+    "ter",
+    "token_f1",
+]
 
 
 def score(
@@ -53,6 +63,17 @@ def rouge(predictions: Sequence[str], references: Sequence[Sequence[str]], **par
 def meteor(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
     """METEOR as nltk computes it; see :class:`evalkit.metrics.meteor_metric.METEOR`."""
     return score("meteor", predictions, references, **params)
+
+
+def perplexity(texts: Sequence[str], model: Any, **params: Any) -> Score:
+    """Corpus perplexity of texts under a model spec (``hf:PATH``) or adapter.
+
+    Parameters are ``max_length``, ``stride`` and ``model_options``; see
+    :func:`evalkit.metrics.perplexity_metric.score_texts`.
+    """
+    from evalkit.metrics.perplexity_metric import score_texts
+
+    return score_texts(texts, model, **params)
 
 
 def exact_match(
