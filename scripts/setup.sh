@@ -36,5 +36,5 @@ pip install -q torch==2.13.0
 if [ "$dev" -eq 1 ]; then
   pip install -q -e ".[dev]"
 else
-  pip install -q -e .
+  pip install -q -e ".[hf]"
 fi
