@@ -1,0 +1,80 @@
+"""Smoke test of the benchmark harness and the text-overlap benchmark: correctness only.
+
+The benchmark runs in-process on 50 pairs with one timed repeat. Timings are checked to be
+positive numbers, never compared: speed is reported by ``bench/``, not asserted by tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.fixture(scope="module")
+def text_overlap() -> Iterator[ModuleType]:
+    """``bench/text_overlap.py`` imported as a module (bench/ is not a package)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        yield importlib.import_module("text_overlap")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_text_overlap_rows_agree_with_peers(text_overlap: ModuleType) -> None:
+    # evaluate's import costs seconds and its load is skipped offline anyway; the skipped-row
+    # path is covered below with a fake loader.
+    rows = text_overlap.run(sizes=[50], repeats=1, with_evaluate=False)
+    groups = {r.group for r in rows}
+    assert groups == {"BLEU", "chrF", "TER", "ROUGE"}
+    for row in rows:
+        assert row.size == 50 and row.skipped is None
+        assert len(row.times_s) == 1
+        assert row.median_s is not None and row.median_s > 0
+        assert row.min_s is not None and row.min_s > 0
+        if row.is_evalkit:
+            assert row.ratio is None and row.parity_max_abs_diff is None
+        else:
+            assert row.ratio is not None and math.isfinite(row.ratio) and row.ratio > 0
+            assert row.parity_max_abs_diff is not None and row.parity_max_abs_diff < 1e-9
+    # Each group has evalkit first, then at least one peer.
+    for group in groups:
+        impls = [r for r in rows if r.group == group]
+        assert impls[0].is_evalkit and len(impls) >= 2
+
+
+def test_corpus_is_seeded_and_noisy(text_overlap: ModuleType) -> None:
+    preds, refs = text_overlap.corpus(200)
+    assert (preds, refs) == text_overlap.corpus(200)
+    assert (preds, refs) != text_overlap.corpus(200, seed=1)
+    changed = sum(p != r for p, r in zip(preds, refs, strict=True))
+    assert changed > 150  # predictions are edits of the references, not copies
+
+
+def test_skipped_peer_and_parity_failure() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        harness = importlib.import_module("harness")
+    finally:
+        sys.path.remove(str(BENCH))
+    group = harness.Group(
+        "X",
+        harness.Case("evalkit", lambda: {"a": 1.0}),
+        [harness.Case("same", lambda: {"a": 1.0}), harness.Case("hub", skip="offline")],
+    )
+    rows = harness.run_group("t", 3, group, repeats=2)
+    assert [r.impl for r in rows] == ["evalkit", "same", "hub"]
+    assert rows[2].skipped == "offline" and rows[2].times_s == []
+    assert "skipped (offline)" in harness.format_table(rows)
+    bad = harness.Group(
+        "X", harness.Case("evalkit", lambda: 1.0), [harness.Case("off", lambda: 1.5)]
+    )
+    with pytest.raises(harness.ParityError, match=r"differs from evalkit by 0\.5"):
+        harness.run_group("t", 3, bad, repeats=1)
