@@ -78,3 +78,28 @@ def test_skipped_peer_and_parity_failure() -> None:
     )
     with pytest.raises(harness.ParityError, match=r"differs from evalkit by 0\.5"):
         harness.run_group("t", 3, bad, repeats=1)
+
+
+def test_paired_bootstrap_bench_rows() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        module = importlib.import_module("paired_bootstrap")
+        rows = module.main(
+            [
+                "--bleu-size",
+                "60",
+                "--size",
+                "40",
+                "--text-resamples",
+                "1",
+                "--metrics",
+                "bleu,rouge,exact_match",
+            ]
+        )
+    finally:
+        sys.path.remove(str(BENCH))
+    assert [r["metric"] for r in rows] == ["bleu", "rougeL", "exact_match"]
+    for row in rows:
+        assert row["parity"] < 1e-9  # the same observed delta both ways
+        assert row["evalkit_s"] > 0 and row["text_recompute_s"] > 0
+        assert 1 / 1001 <= row["p_value"] <= 1
