@@ -197,8 +197,6 @@ def test_compare_cli_outputs(
             str(ab[1]),
             "--out",
             str(out_dir),
-            "--resamples",
-            "300",
             "--junit",
             str(tmp_path / "j.xml"),
         ],

@@ -68,7 +68,7 @@ def test_quickstart_record_contract(tmp_path: Path) -> None:
     ter = next(r for r in rows if r["metric"] == "ter")
     assert ter["higher_is_better"] is False
     lines = [json.loads(x) for x in (tmp_path / "a" / "samples.jsonl").read_text().splitlines()]
-    assert len(lines) == 88 and all(ln["error"] is None for ln in lines)
+    assert len(lines) == 128 and all(ln["error"] is None for ln in lines)
     assert (tmp_path / "a" / "results.csv").is_file() and (tmp_path / "a" / "report.html").is_file()
     assert outcome.exit_code == 0
 
