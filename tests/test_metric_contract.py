@@ -93,6 +93,8 @@ CASES: dict[str, Case] = {
     "rouge": Case(
         params={"use_stemmer": True, "multi_ref": "mean"},
         bad=[
+            {"tokenizer": "icu"},
+            {"tokenizer": True},
             {"rouge_types": ["rouge0"]},
             {"rouge_types": ["rougeX"]},
             {"rouge_types": "rouge1"},

@@ -1,7 +1,10 @@
-"""ROUGE-N, ROUGE-L and ROUGE-Lsum, computed per sample by Google's rouge-score package.
+"""ROUGE-N, ROUGE-L and ROUGE-Lsum with rouge-score's numbers, computed by evalkit.
 
-rouge-score is imported when a ROUGE metric is built (it imports nltk, which takes about a
-second), so importing this module stays cheap.
+The default path reproduces Google's rouge-score package (``RougeScorer``) exactly, with a
+faster implementation (:mod:`evalkit.metrics._rouge_impl`: memoised stems, bit-parallel LCS)
+and, for large batches, forked worker processes (:mod:`evalkit.metrics._parallel`);
+``tests/parity/test_rouge_parity.py`` keeps rouge-score itself as the reference. nltk (for the
+Porter stemmer) is imported only when a stemming ROUGE metric is built.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import numpy as np
 from evalkit import __version__
 from evalkit._validate import check_choice, check_type, sample_texts
 from evalkit.errors import ConfigError
+from evalkit.metrics import _rouge_impl as impl
+from evalkit.metrics._parallel import map_chunks
+from evalkit.metrics._text import check_nonempty_references
 from evalkit.metrics.base import MeanMetric, package_version
 from evalkit.types import Sample, Stats
 
@@ -82,6 +88,67 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in sentences if s]
 
 
+class _Doc:
+    """One text, tokenised once: tokens, sentence tokens (ROUGE-Lsum) and n-gram counts."""
+
+    __slots__ = ("_counts", "sentences", "tokens")
+
+    def __init__(self, text: str, tokenize: impl.Tokenizer, need_tokens: bool, need_sents: bool):
+        self.sentences: list[list[str]] = []
+        if need_sents:
+            # rouge-score: sentences are the non-empty lines.
+            self.sentences = [tokenize(s) for s in text.split("\n") if len(s)]
+            # Lines are separated by a character the tokenizers drop, so the text's tokens
+            # are the lines' tokens in order.
+            self.tokens = [t for s in self.sentences for t in s]
+        else:
+            self.tokens = tokenize(text) if need_tokens else []
+        self._counts: dict[int, Any] = {}
+
+    def counts(self, n: int) -> Any:
+        c = self._counts.get(n)
+        if c is None:
+            c = self._counts[n] = impl.ngram_counts(self.tokens, n)
+        return c
+
+
+#: Below this many samples ROUGE is computed in-process (no worker pool).
+PARALLEL_MIN_SAMPLES = 1000
+
+_TOKENIZERS = ["default", "unicode"]
+_WARN = (
+    "rouge: the default tokenizer keeps only a-z and 0-9 and dropped most letters of {} "
+    "(non-Latin script or accents), so the score says little about the text; set tokenizer: "
+    "unicode to score such text."
+)
+_WARN_PREDICTION = _WARN.format("the prediction")
+_WARN_REFERENCE = _WARN.format("a reference")
+_WARN_BOTH = _WARN.format("the prediction and a reference")
+_WARNINGS = {
+    (True, False): _WARN_PREDICTION,
+    (False, True): _WARN_REFERENCE,
+    (True, True): _WARN_BOTH,
+}
+
+
+def _mostly_dropped(text: str) -> bool:
+    """Whether rouge-score's tokenizer drops more than half of the letters and digits of text.
+
+    Punctuation and symbols do not count (ROUGE is about words), so a prediction of only
+    punctuation is not flagged: it has no words, and its zero score is faithful.
+
+    >>> _mostly_dropped("Hello, world!"), _mostly_dropped("naïve café"), _mostly_dropped("北京")
+    (False, False, True)
+    """
+    if text.isascii():
+        return False  # ASCII letters and digits all survive
+    total = sum(1 for c in text if c.isalnum())
+    if total == 0:
+        return False
+    kept = sum(len(w) for w in impl._ASCII_WORD.findall(text.lower()))
+    return 2 * kept < total
+
+
 class ROUGE(MeanMetric):
     """ROUGE precision, recall and F-measure (Lin, 2004) as rouge-score computes them.
 
@@ -93,13 +160,33 @@ class ROUGE(MeanMetric):
 
     ROUGE-L uses the longest common subsequence of tokens in place of ``overlap``; ROUGE-Lsum
     uses the summary-level union LCS over sentences (sentences are newline-separated, or
-    split by :func:`split_sentences` when ``split_summaries`` is true). Tokens are rouge-score's
-    default: lowercased ``[a-z0-9]+`` runs (other characters, including non-ASCII letters, are
-    dropped), optionally Porter-stemmed (words longer than 3 characters).
+    split by :func:`split_sentences` when ``split_summaries`` is true).
+
+    Tokenizers:
+
+    - ``"default"``: rouge-score's, for parity: lowercased ``[a-z0-9]+`` runs; every other
+      character, including non-ASCII letters, is dropped, optionally Porter-stemmed (words
+      longer than 3 characters). Chinese, Thai or Hindi text has no tokens at all and scores
+      0 whatever it says; :meth:`sample_warnings` flags samples that lose more than half of
+      their letters and digits, and runs count them per task.
+    - ``"unicode"`` (evalkit's, not rouge-score's): NFKC-normalised, casefolded words of
+      Unicode word characters (letters, marks, digits); characters of scripts written without
+      spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar) are one token each, with
+      their combining marks; only ASCII words are stemmed. Identical texts in any script
+      score 1. The signature says ``tok:evalkit-unicode-v1``.
 
     With several references, ``multi_ref="best"`` keeps, per ROUGE type, the reference with the
-    highest F-measure (rouge-score's ``score_multi``); ``"mean"`` averages P, R and F over the
-    references (the mean F is not recomputed from the mean P and R).
+    highest F-measure (rouge-score's ``score_multi``; the first on ties); ``"mean"`` averages
+    P, R and F over the references (the mean F is not recomputed from the mean P and R).
+
+    Degenerate input (never an error, except references that are all empty):
+
+    - an empty, whitespace-only or punctuation-only prediction has no tokens: P = R = F = 0;
+    - a sample whose references are all empty or whitespace is refused with an InputError
+      (``evalkit run``'s loader refuses it too); an empty reference next to non-empty ones
+      scores 0 against the prediction, as in rouge-score;
+    - a one-word prediction has no bigrams: ROUGE-2 is 0 (ROUGE-1 and ROUGE-L still count
+      the word).
 
     The per-sample statistic is ``[P, R, F]`` for each type in ``rouge_types`` order; corpus
     values are plain means over samples, on rouge-score's 0-1 scale. rouge-score's own
@@ -111,10 +198,11 @@ class ROUGE(MeanMetric):
 
     Args:
         rouge_types: ROUGE variants, from ``rouge1``..``rouge9``, ``rougeL``, ``rougeLsum``.
-        use_stemmer: Porter-stem tokens (nltk's stemmer, through rouge-score).
+        use_stemmer: Porter-stem tokens (nltk's stemmer, as rouge-score uses it).
         split_summaries: Split sentences for ROUGE-Lsum with :func:`split_sentences`
             instead of only at newlines.
         multi_ref: ``"best"`` or ``"mean"`` over a sample's references.
+        tokenizer: ``"default"`` (rouge-score's) or ``"unicode"`` (see above).
 
     Raises:
         ConfigError: On an unknown ROUGE type or a parameter of the wrong type.
@@ -131,6 +219,10 @@ class ROUGE(MeanMetric):
         (0.8333, 0.6, 'rouge1')
         >>> s.signature  # doctest: +ELLIPSIS
         'rouge|types:rouge1,rouge2,rougeL,rougeLsum|stem:no|split:newline|multi_ref:best|...'
+        >>> rouge(["东京是首都"], [["东京是首都"]]).value  # every character dropped
+        0.0
+        >>> rouge(["东京是首都"], [["东京是首都"]], tokenizer="unicode").value
+        1.0
     """
 
     name: ClassVar[str] = "rouge"
@@ -144,6 +236,7 @@ class ROUGE(MeanMetric):
         use_stemmer: bool = False,
         split_summaries: bool = False,
         multi_ref: str = "best",
+        tokenizer: str = "default",
     ) -> None:
         n = self.name
         check_type(n, "rouge_types", rouge_types, (list, tuple))
@@ -160,18 +253,19 @@ class ROUGE(MeanMetric):
         check_type(n, "split_summaries", split_summaries, bool)
         check_type(n, "multi_ref", multi_ref, str)
         check_choice(n, "multi_ref", multi_ref, ["best", "mean"])
+        check_type(n, "tokenizer", tokenizer, str)
+        check_choice(n, "tokenizer", tokenizer, _TOKENIZERS)
         super().__init__(
             rouge_types=types,
             use_stemmer=use_stemmer,
             split_summaries=split_summaries,
             multi_ref=multi_ref,
+            tokenizer=tokenizer,
         )
-        from rouge_score.rouge_scorer import RougeScorer
-
-        # rouge-score's own splitting needs nltk's Punkt data, which is not available offline;
-        # evalkit splits (split_sentences) and joins with newlines before calling it.
-        self._scorer: Any = RougeScorer(types, use_stemmer=use_stemmer, split_summaries=False)
         self._types = tuple(types)
+        self._tokenize = impl.make_tokenizer(tokenizer, use_stemmer)
+        self._need_sents = "rougeLsum" in self._types
+        self._need_tokens = any(t != "rougeLsum" for t in self._types)
 
     def value_names(self) -> tuple[str, ...]:
         return tuple(name for t in self._types for name in (t, f"{t}_precision", f"{t}_recall"))
@@ -180,30 +274,66 @@ class ROUGE(MeanMetric):
         """The F-measures; precision and recall are diagnostics."""
         return self._types
 
-    def _prepare(self, text: str) -> str:
+    def _doc(self, text: str) -> _Doc:
         if self.params["split_summaries"]:
-            return "\n".join(split_sentences(text))
-        return text
+            text = "\n".join(split_sentences(text))
+        return _Doc(text, self._tokenize, self._need_tokens, self._need_sents)
+
+    def _score(self, ref: _Doc, pred: _Doc) -> list[impl.ScoreTriple]:
+        """One reference against the prediction, per ROUGE type (rouge-score's ``score``)."""
+        out: list[impl.ScoreTriple] = []
+        for t in self._types:
+            if t == "rougeL":
+                out.append(impl.score_lcs(ref.tokens, pred.tokens))
+            elif t == "rougeLsum":
+                out.append(impl.score_summary_lcs(ref.sentences, pred.sentences))
+            else:
+                k = int(t[5:])
+                out.append(
+                    impl.score_ngrams(
+                        ref.counts(k), len(ref.tokens), pred.counts(k), len(pred.tokens), k
+                    )
+                )
+        return out
+
+    def _pair_stats(self, pairs: Sequence[tuple[str, list[str]]]) -> list[Stats]:
+        out: list[Stats] = []
+        best = self.params["multi_ref"] == "best"
+        for pred_text, refs in pairs:
+            pred = self._doc(pred_text)
+            scores = [self._score(self._doc(r), pred) for r in refs]
+            row: list[float] = []
+            for k in range(len(self._types)):
+                if best:
+                    # np.argmax over the F-measures in rouge-score: the first maximum.
+                    pick = scores[0][k]
+                    for s in scores[1:]:
+                        if s[k][2] > pick[2]:
+                            pick = s[k]
+                    row += [float(pick[0]), float(pick[1]), float(pick[2])]
+                else:
+                    for field in range(3):
+                        row.append(sum(float(s[k][field]) for s in scores) / len(scores))
+            out.append(row)
+        return out
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
-        """``[P, R, F]`` per ROUGE type for each sample."""
+        """``[P, R, F]`` per ROUGE type for each sample (worker processes for large batches)."""
         predictions, references = sample_texts(self.name, batch)
-        out: list[Stats] = []
-        for pred, refs in zip(predictions, references, strict=True):
-            pred = self._prepare(pred)
-            refs = [self._prepare(r) for r in refs]
-            row: list[float] = []
-            if self.params["multi_ref"] == "best":
-                best = self._scorer.score_multi(refs, pred)
-                for t in self._types:
-                    row += [float(best[t].precision), float(best[t].recall)]
-                    row.append(float(best[t].fmeasure))
-            else:
-                scores = [self._scorer.score(r, pred) for r in refs]
-                for t in self._types:
-                    for field in ("precision", "recall", "fmeasure"):
-                        row.append(sum(float(getattr(s[t], field)) for s in scores) / len(scores))
-            out.append(row)
+        check_nonempty_references(self.name, batch, references)
+        pairs = list(zip(predictions, references, strict=True))
+        return map_chunks(self._pair_stats, pairs, min_items=PARALLEL_MIN_SAMPLES)
+
+    def sample_warnings(self, batch: Sequence[Sample]) -> list[str | None]:
+        """With the default tokenizer, a warning for samples whose prediction or a reference
+        loses more than half of its letters and digits (see :func:`_mostly_dropped`)."""
+        if self.params["tokenizer"] != "default":
+            return [None] * len(batch)
+        out: list[str | None] = []
+        for s in batch:
+            pred = isinstance(s.prediction, str) and _mostly_dropped(s.prediction)
+            ref = any(isinstance(r, str) and _mostly_dropped(r) for r in s.references)
+            out.append(_WARNINGS.get((pred, ref)))
         return out
 
     def from_totals(self, totals: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
@@ -216,12 +346,13 @@ class ROUGE(MeanMetric):
         return values
 
     def signature_fields(self) -> dict[str, Any]:
+        unicode = self.params["tokenizer"] == "unicode"
         fields: dict[str, Any] = {
             "types": ",".join(self._types),
             "stem": self.params["use_stemmer"],
             "split": SPLITTER_ID if self.params["split_summaries"] else "newline",
             "multi_ref": self.params["multi_ref"],
-            "tok": "rouge-score-default",
+            "tok": impl.UNICODE_TOKENIZER_ID if unicode else "rouge-score-default",
             "rouge-score": package_version("rouge-score"),
         }
         if self.params["use_stemmer"]:

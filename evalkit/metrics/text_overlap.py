@@ -6,6 +6,12 @@ names and defaults). ``sample_stats`` asks sacrebleu for its per-segment suffici
 sacrebleu's own score formula, so evalkit's corpus value is sacrebleu's corpus value, and
 bootstrap resampling reuses statistics without re-tokenising.
 
+The per-segment statistics are sacrebleu's numbers, computed by evalkit's exact re-implementations
+(:mod:`evalkit.metrics._sacre_fast` for BLEU and chrF, :mod:`evalkit.metrics._ter_fast` for TER;
+sacrebleu's own tokenizers except for a faster ``13a``) and, for large batches, by forked worker
+processes (:mod:`evalkit.metrics._parallel`). ``tests/parity`` compares them segment by segment
+with sacrebleu's ``_extract_corpus_statistics``, and corpus scores with ``corpus_score``.
+
 Signatures embed sacrebleu's signature fields verbatim in sacrebleu's order (``case``, ``eff``,
 ``tok``, ``smooth``, ``version``...) followed by what sacrebleu's signature leaves out but
 changes the number (BLEU's ``max_ngram_order``, chrF's ``beta``) and the evalkit version.
@@ -30,6 +36,14 @@ from sacrebleu.metrics.base import Metric as _SacreMetric
 from evalkit import __version__
 from evalkit._validate import check_choice, check_type, sample_texts
 from evalkit.errors import AssetError, ConfigError
+from evalkit.metrics._parallel import map_chunks
+from evalkit.metrics._sacre_fast import (
+    bleu_statistics,
+    chrf_statistics,
+    fast_13a_available,
+)
+from evalkit.metrics._ter_fast import translation_edit_rate
+from evalkit.metrics._text import check_nonempty_references, sample_has_cjk
 from evalkit.metrics.base import VectorMetric
 from evalkit.types import Sample, Stats
 
@@ -64,15 +78,38 @@ class _SacreMetricWrapper(VectorMetric):
 
     reference_packages: ClassVar[tuple[str, ...]] = ("sacrebleu",)
     _metric: _SacreMetric
+    #: Below this many samples, statistics are computed in-process (no worker pool).
+    parallel_min_samples: ClassVar[int] = 2000
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
-        """sacrebleu's per-segment statistics, one list of numbers per sample."""
+        """sacrebleu's per-segment statistics, one list of numbers per sample.
+
+        Large batches are computed by forked worker processes (see
+        :mod:`evalkit.metrics._parallel`); the statistics are the same either way.
+        """
         predictions, references = sample_texts(self.name, batch)
+        check_nonempty_references(self.name, batch, references)
         if not predictions:
             return []
-        stats = self._metric._extract_corpus_statistics(predictions, _reference_streams(references))
+        pairs = list(zip(predictions, references, strict=True))
+        return map_chunks(self._segment_stats, pairs, min_items=self.parallel_min_samples)
+
+    def _segment_stats(self, pairs: Sequence[tuple[str, list[str]]]) -> list[Stats]:
+        """Statistics of ``(prediction, references)`` pairs, by sacrebleu itself."""
+        streams = _reference_streams([refs for _, refs in pairs])
+        stats = self._metric._extract_corpus_statistics([p for p, _ in pairs], streams)
         # Plain Python numbers, so the statistics are JSON as they are.
         return [[_plain(x) for x in row] for row in stats]
+
+    def sample_warnings(self, batch: Sequence[Sample]) -> list[str | None]:
+        """A warning for samples with CJK text when the tokenizer does not segment it."""
+        message = self._cjk_warning()
+        if message is None:
+            return [None] * len(batch)
+        return [message if sample_has_cjk(s) else None for s in batch]
+
+    def _cjk_warning(self) -> str | None:
+        return None
 
     def _score_row(self, row: list[Any]) -> float:
         return float(self._metric._compute_score_from_stats(row).score)
@@ -110,6 +147,9 @@ def _plain(x: Any) -> int | float:
     f = float(x)
     return int(f) if f.is_integer() and abs(f) < 2**53 else f
 
+
+# sacrebleu tokenizers that keep a run of CJK characters as one token.
+_NO_CJK_SEGMENTATION = frozenset({"13a", "intl", "none"})
 
 # The SentencePiece tokenizers download a model on first use; evalkit never downloads
 # behind the user's back (DESIGN.md, "Offline first"), so a missing model is an AssetError.
@@ -151,6 +191,25 @@ class BLEU(_SacreMetricWrapper):
 
     The per-sample statistic is sacrebleu's ``[hyp_len, ref_len, matches_1..N, totals_1..N]``;
     the value is on sacrebleu's 0-100 scale.
+
+    Degenerate input is scored as sacrebleu scores it, never an error, except references
+    that are all empty:
+
+    - an empty or whitespace-only prediction has length 0 (brevity penalty 0): a corpus of
+      them scores 0;
+    - punctuation is a token for ``13a`` and ``intl``, so a punctuation-only prediction can
+      match punctuation in the reference;
+    - a single-word sentence has no 2-, 3- or 4-grams; without ``effective_order`` their
+      precision counts as zero and BLEU is 0 even for an exact match (sacrebleu's corpus
+      rule). Use ``effective_order=True`` for sentence-level scores of short texts;
+    - a sample whose references are all empty or whitespace raises InputError (``evalkit run``
+      refuses such samples when loading data); an empty reference beside non-empty ones
+      counts, as in sacrebleu, as a length-0 candidate for the closest reference length.
+
+    CJK text scored with a tokenizer that does not split it (``13a``, ``intl``, ``none``)
+    gets a per-sample warning (:meth:`sample_warnings`) that a run counts per task: use
+    ``zh``, ``ja-mecab`` or ``ko-mecab`` (``pip install 'sacrebleu[ja]'`` / ``'sacrebleu[ko]'``),
+    ``char``, or chrF.
 
     Args:
         lowercase: Lowercase hypotheses and references first.
@@ -226,6 +285,7 @@ class BLEU(_SacreMetricWrapper):
         effective = tokenize or _SacreBLEU._TOKENIZER_MAP.get(
             trg_lang, _SacreBLEU.TOKENIZER_DEFAULT
         )
+        self._tokenizer_name = effective
         if effective in _SPM_TOKENIZERS:
             _check_spm_model(effective)
         try:
@@ -247,6 +307,28 @@ class BLEU(_SacreMetricWrapper):
 
     def value_names(self) -> tuple[str, ...]:
         return ("bleu",)
+
+    def _segment_stats(self, pairs: Sequence[tuple[str, list[str]]]) -> list[Stats]:
+        """sacrebleu's statistics, computed by :func:`~evalkit.metrics._sacre_fast.bleu_statistics`
+        (exact; with a faster ``13a`` tokenizer, sacrebleu's own tokenizer otherwise)."""
+        tokenize: Any = cast(Any, self._metric).tokenizer
+        if self._tokenizer_name == "13a" and fast_13a_available():
+            tokenize = None
+        return bleu_statistics(
+            pairs,
+            tokenize=tokenize,
+            lowercase=self.params["lowercase"],
+            max_order=self.params["max_ngram_order"],
+        )
+
+    def _cjk_warning(self) -> str | None:
+        if self._tokenizer_name not in _NO_CJK_SEGMENTATION:
+            return None
+        return (
+            f"bleu: CJK text scored with tokenize={self._tokenizer_name!r}, which does not split "
+            "it into words (a run of CJK characters is one token); use tokenize 'zh', "
+            "'ja-mecab', 'ko-mecab' or 'char' (or set trg_lang), or chrf."
+        )
 
     def _row(self, totals: np.ndarray) -> list[Any]:
         # Summed counts are integers; sacrebleu sums Python ints, so hand it ints.
@@ -275,6 +357,13 @@ class CHRF(_SacreMetricWrapper):
     ``word_order=2`` is chrF++. ``eps_smoothing=True`` averages per-order F-scores with epsilon
     smoothing (chrF++.py, Moses, NLTK) instead of sacrebleu's effective-order averaging. The
     value is on sacrebleu's 0-100 scale.
+
+    Degenerate input, as sacrebleu scores it: an empty, whitespace-only (unless
+    ``whitespace=True``, where spaces are characters) or punctuation-only prediction has
+    character n-grams only where it has characters, so it scores 0 unless its characters
+    occur in the reference; a one-character text has no 2-grams and is averaged over the
+    orders it has. A sample whose references are all empty or whitespace raises InputError,
+    as in ``evalkit run``. chrF works on characters, so CJK text needs no tokenizer.
 
     Args:
         char_order: Highest character n-gram order.
@@ -341,6 +430,11 @@ class CHRF(_SacreMetricWrapper):
     def value_names(self) -> tuple[str, ...]:
         return ("chrf",)
 
+    def _segment_stats(self, pairs: Sequence[tuple[str, list[str]]]) -> list[Stats]:
+        """sacrebleu's statistics, computed by :func:`~evalkit.metrics._sacre_fast.chrf_statistics`
+        (exact)."""
+        return chrf_statistics(pairs, metric=self._metric)
+
     def _row(self, totals: np.ndarray) -> list[Any]:
         return [round(x) for x in totals.tolist()]
 
@@ -360,6 +454,13 @@ class TER(_SacreMetricWrapper):
 
     Lower is better; the value can exceed 100. The per-sample statistic is sacrebleu's
     ``[edits, average_reference_length]``.
+
+    Degenerate input, as sacrebleu scores it: an empty or whitespace-only prediction needs one
+    insertion per reference word (TER 100 on its own); punctuation is part of the words
+    unless ``no_punct``. A sample whose references are all empty or whitespace raises
+    InputError, as in ``evalkit run``. CJK text has no spaces between words: unless
+    ``normalized`` and ``asian_support`` are both on, a run of CJK characters is one word, and
+    :meth:`sample_warnings` says so per sample.
 
     Args:
         normalized: Apply Tercom's normalisation (punctuation tokenisation, XML entities).
@@ -414,5 +515,36 @@ class TER(_SacreMetricWrapper):
             case_sensitive=case_sensitive,
         )
 
+    #: TER's segments cost milliseconds each, so a pool pays off early.
+    parallel_min_samples: ClassVar[int] = 200
+
     def value_names(self) -> tuple[str, ...]:
         return ("ter",)
+
+    def _segment_stats(self, pairs: Sequence[tuple[str, list[str]]]) -> list[Stats]:
+        """sacrebleu's ``[edits, average reference length]``, with sacrebleu's tokenizer and
+        :func:`evalkit.metrics._ter_fast.translation_edit_rate` (exact, faster)."""
+        prep = self._metric._preprocess_segment
+        out: list[Stats] = []
+        for hyp, refs in pairs:
+            words_hyp = prep(hyp).split()
+            # sacrebleu's TER._compute_segment_statistics: fewest edits over the references,
+            # average reference length.
+            best = int(1e16)
+            ref_lengths = 0
+            for ref in refs:
+                edits, ref_len = translation_edit_rate(words_hyp, prep(ref).split())
+                ref_lengths += ref_len
+                if edits < best:
+                    best = edits
+            out.append([best, _plain(ref_lengths / len(refs))])
+        return out
+
+    def _cjk_warning(self) -> str | None:
+        p = self.params
+        if p["normalized"] and p["asian_support"]:
+            return None
+        return (
+            "ter: CJK text scored without normalized=true and asian_support=true, so a run of "
+            "CJK characters is one word; set both to split CJK characters."
+        )

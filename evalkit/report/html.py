@@ -177,11 +177,14 @@ def _tasks(record: RunRecord, rows: list[dict[str, Any]]) -> list[dict[str, Any]
             ("samples", format_number(info.get("n_samples", seen))),
             ("errors", format_number(info.get("n_errors", failed))),
         ]
+        warnings = _warnings(info.get("warnings"))
         tasks.append(
             {
                 "anchor": f"task-{i}",
                 "name": name,
                 "facts": facts,
+                "warnings": warnings,
+                "n_warned": format_number(sum(count for _, _, count, _ in warnings)),
                 "sha256": text_of(sha),
                 "rows": [r for r in rows if r["task"] == name],
                 "signatures": [
@@ -190,6 +193,22 @@ def _tasks(record: RunRecord, rows: list[dict[str, Any]]) -> list[dict[str, Any]
             }
         )
     return tasks
+
+
+def _warnings(value: Any) -> list[tuple[str, str, int, str]]:
+    """A task's warning counts (``{metric key: {message: samples}}`` in results.json) as
+    ``(metric key, message, count, formatted count)`` rows, most frequent first.
+
+    >>> _warnings({"rouge": {"dropped letters": 3}, "bleu": {"cjk": 5, "bad": "x"}})
+    [('bleu', 'cjk', 5, '5'), ('rouge', 'dropped letters', 3, '3')]
+    """
+    rows = []
+    for key, messages in _as_dict(value).items():
+        for message, count in _as_dict(messages).items():
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                rows.append((text_of(key), text_of(message), count, format_number(count)))
+    rows.sort(key=lambda r: (-r[2], r[0], r[1]))
+    return rows
 
 
 def _samples_payload(record: RunRecord) -> dict[str, Any]:

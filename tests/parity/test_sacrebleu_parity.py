@@ -24,9 +24,24 @@ from evalkit.metrics.base import VectorMetric
 from evalkit.metrics.text_overlap import BLEU as EvalBLEU
 from evalkit.metrics.text_overlap import CHRF as EvalCHRF
 from evalkit.metrics.text_overlap import TER as EvalTER
-from tests.parity._corpus import Corpus
+from tests.parity._corpus import SEED, Corpus, build_corpus
 
 TOL = 1e-9
+
+
+def _installed(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+# sacrebleu's MeCab tokenizers need its optional extras ('sacrebleu[ja]', 'sacrebleu[ko]').
+_MECAB_SETTINGS: list[dict[str, Any]] = [
+    *([{"tokenize": "ja-mecab"}] if _installed("MeCab") else []),
+    *([{"tokenize": "ko-mecab"}] if _installed("mecab_ko") else []),
+]
 
 BLEU_SETTINGS: list[dict[str, Any]] = [
     {},
@@ -48,6 +63,7 @@ BLEU_SETTINGS: list[dict[str, Any]] = [
     {"effective_order": True, "smooth_method": "none"},
     {"max_ngram_order": 2},
     {"max_ngram_order": 6, "smooth_method": "floor"},
+    *_MECAB_SETTINGS,
 ]
 
 CHRF_SETTINGS: list[dict[str, Any]] = [
@@ -252,3 +268,112 @@ def test_tokenizers_needing_missing_assets_fail_at_construction() -> None:
     if not os.path.exists(os.path.join(SACREBLEU_DIR, "models", model)):
         with pytest.raises(AssetError, match="SentencePiece model"):
             EvalBLEU(tokenize="flores200")
+
+
+# ------------------------------------------------------------- exact fast paths, worker pool
+
+
+def _pairs(corpus: Corpus) -> list[tuple[str, list[str]]]:
+    return list(zip(corpus.predictions, corpus.references, strict=True))
+
+
+def test_fast_13a_tokenizer_equals_sacrebleu() -> None:
+    """evalkit's 13a (a translate table plus guarded rules) equals sacrebleu's Tokenizer13a on
+    the parity corpora and on random strings over the characters its rules treat specially."""
+    import random
+
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+    from evalkit.metrics._sacre_fast import fast_13a_available, tokenize_13a
+
+    assert fast_13a_available()
+    ref = Tokenizer13a()
+    texts = [t for kind in ("single", "multi") for t in build_corpus(kind, 300).predictions]
+    rng = random.Random(SEED)
+    alphabet = "ab Z.,-&;:'\"()[]{}<>/\\`~^_|!?09\n\t\u00e9\u6771\u2013\u00a0"
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5000)]
+    texts += ["&quot;&amp;&lt;&gt;<skipped>-\nx", "3.14-15, 2,000. a.b", " . , - "]
+    for text in texts:
+        assert tokenize_13a(text) == ref(text), text
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "ref_cls", "settings"),
+    [c for c in CASES if c[0] in ("bleu", "chrf")],
+    ids=[i for i, c in zip(IDS, CASES, strict=True) if c[0] in ("bleu", "chrf")],
+)
+def test_fast_statistics_equal_sacrebleus_per_segment(
+    name: str, cls: type[VectorMetric], ref_cls: type, settings: dict[str, Any]
+) -> None:
+    """Segment by segment, on a larger corpus, evalkit's statistics are sacrebleu's own."""
+    corpus = build_corpus("variable", 600)
+    metric = cls.build(settings)
+    got = metric.sample_stats(as_samples(name, corpus.predictions, corpus.references))
+    want = ref_cls(**settings)._extract_corpus_statistics(corpus.predictions, corpus.streams())
+    assert got == [[float(x) if isinstance(x, float) else x for x in row] for row in want]
+
+
+def test_fast_ter_equals_sacrebleu_on_hard_cases() -> None:
+    """Random word sequences with a small vocabulary (many repeated words and shift
+    candidates), long sentences (shift distance limit), very unequal lengths (wider beam) and
+    empty sides: evalkit's TER equals sacrebleu's lib_ter exactly."""
+    import random
+
+    from sacrebleu.metrics.lib_ter import translation_edit_rate as reference
+
+    from evalkit.metrics._ter_fast import translation_edit_rate
+
+    rng = random.Random(SEED)
+    cases: list[tuple[list[str], list[str]]] = []
+    for _ in range(400):
+        vocab = rng.choice([2, 3, 5, 10, 50])
+        lh = rng.choice([0, 1, 2, 5, 10, 20, 40])
+        lr = rng.choice([0, 1, 3, 10, 25, 60])
+        cases.append(
+            (
+                [str(rng.randrange(vocab)) for _ in range(lh)],
+                [str(rng.randrange(vocab)) for _ in range(lr)],
+            )
+        )
+    for lh, lr in [(3, 150), (120, 2), (70, 80)]:
+        vocab = rng.choice([5, 30])
+        cases.append(
+            (
+                [str(rng.randrange(vocab)) for _ in range(lh)],
+                [str(rng.randrange(vocab)) for _ in range(lr)],
+            )
+        )
+    corpus = build_corpus("single", 300)
+    cases += [(p.split(), r[0].split()) for p, r in _pairs(corpus)]
+    for hyp, ref in cases:
+        assert translation_edit_rate(hyp, ref) == reference(hyp, ref), (hyp, ref)
+
+
+@pytest.mark.parametrize(
+    ("cls", "settings"),
+    [
+        (EvalBLEU, {}),
+        (EvalBLEU, {"tokenize": "intl", "lowercase": True}),
+        *([(EvalBLEU, s) for s in _MECAB_SETTINGS]),
+        (EvalCHRF, {"word_order": 2}),
+        (EvalTER, {}),
+        (EvalTER, {"normalized": True, "asian_support": True}),
+    ],
+)
+def test_worker_pool_gives_the_serial_statistics(
+    monkeypatch: pytest.MonkeyPatch, cls: type[VectorMetric], settings: dict[str, Any]
+) -> None:
+    """Forked workers (forced here with a low threshold and two workers) return exactly the
+    statistics of the serial path, in order, and the corpus score stays sacrebleu's."""
+    corpus = build_corpus("variable", 300)
+    metric = cls.build(settings)
+    samples = as_samples(cls.name, corpus.predictions, corpus.references)
+    monkeypatch.setenv("EVALKIT_WORKERS", "1")
+    serial = metric.sample_stats(samples)
+    monkeypatch.setenv("EVALKIT_WORKERS", "2")
+    monkeypatch.setattr(cls, "parallel_min_samples", 10)
+    pooled = metric.sample_stats(samples)
+    assert pooled == serial
+    ref_cls = {"bleu": BLEU, "chrf": CHRF, "ter": TER}[cls.name]
+    want = _reference(ref_cls, settings, corpus)
+    assert metric.aggregate(pooled)[cls.name] == pytest.approx(want, abs=TOL, rel=0)
