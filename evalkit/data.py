@@ -124,6 +124,31 @@ def _references(where: str, row: dict[str, Any], field: str | None) -> tuple[str
     return refs
 
 
+def _with_qrels(where: str, row: dict[str, Any], field: str) -> dict[str, Any]:
+    """The row with its checked relevance judgments under ``qrels`` (where metrics read them)."""
+    from evalkit.retrieval_io import parse_grades
+
+    if field not in row:
+        raise InputError(
+            f"{where}: field '{field}' is missing; the task maps qrels (relevance judgments "
+            f"{{doc_id: grade}}) to '{field}'."
+        )
+    if field != "qrels" and "qrels" in row:
+        raise InputError(
+            f"{where}: field 'qrels' is reserved for the judgments that the task maps from "
+            f"'{field}'; rename it."
+        )
+    value = row[field]
+    if isinstance(value, str):  # CSV cells hold JSON text
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise InputError(
+                f"{where}: field '{field}' is not a JSON mapping {{doc_id: grade}}."
+            ) from None
+    return {**row, "qrels": parse_grades(value, f"{where}: field '{field}'")}
+
+
 def load_dataset(
     path: Path, spec: DatasetSpec, prompt: str | Sequence[str] = "", limit: int | None = None
 ) -> Dataset:
@@ -178,6 +203,8 @@ def load_dataset(
                     f"(fields here: {', '.join(sorted(row))})."
                 )
         refs = _references(where, row, spec.references)
+        if spec.qrels is not None:
+            row = _with_qrels(where, row, spec.qrels)
         samples.append(Sample(id=sid, inputs=row, references=refs))
     if not samples:
         raise InputError(f"{path}: no samples; the file is empty.")

@@ -113,6 +113,13 @@ METRICS: Registry[type[Metric]] = Registry(
         "perplexity": "evalkit.metrics.perplexity_metric:Perplexity",
         "exact_match": "evalkit.metrics.qa:ExactMatch",
         "token_f1": "evalkit.metrics.qa:TokenF1",
+        "precision": "evalkit.metrics.retrieval:Precision",
+        "recall": "evalkit.metrics.retrieval:Recall",
+        "hit_rate": "evalkit.metrics.retrieval:HitRate",
+        "mrr": "evalkit.metrics.retrieval:MRR",
+        "ndcg": "evalkit.metrics.retrieval:NDCG",
+        "map": "evalkit.metrics.retrieval:MAP",
+        "r_precision": "evalkit.metrics.retrieval:RPrecision",
     },
     factories={"hf_evaluate": "evalkit.metrics.hf_evaluate_bridge:bridge_class"},
 )
@@ -126,5 +133,8 @@ ADAPTERS: Registry[type[ModelAdapter]] = Registry(
         "scripted": "evalkit.adapters.scripted:ScriptedAdapter",
         "openai": "evalkit.adapters.openai_compat:OpenAICompatAdapter",
         "hf": "evalkit.adapters.hf:HFAdapter",
+        "dense": "evalkit.adapters.dense:DenseAdapter",
+        "bm25": "evalkit.adapters.bm25:BM25Adapter",
+        "trec_run": "evalkit.adapters.trec_run:TrecRunAdapter",
     },
 )

@@ -43,6 +43,8 @@ class DatasetSpec(_Strict):
     format: Literal["jsonl", "csv", "parquet"] | None = None
     id: str | None = None
     references: str | None = None
+    #: The field holding a query's relevance judgments ``{doc_id: grade}`` (retrieval tasks).
+    qrels: str | None = None
     limit: int | None = Field(default=None, ge=1)
 
 
@@ -53,6 +55,13 @@ class GenerationSpec(_Strict):
     temperature: float = Field(default=0.0, ge=0.0)
     stop: list[str] = Field(default_factory=list)
     seed: int | None = None
+
+
+class RetrievalSpec(_Strict):
+    """What a retrieval task searches: a corpus file (relative to the suite) and a depth."""
+
+    corpus: str | None = None
+    depth: int = Field(default=100, ge=1)
 
 
 class GateSpec(_Strict):
@@ -77,6 +86,8 @@ class TaskSpec(_Strict):
     #: file), e.g. to score a bundled checkpoint's perplexity next to replayed predictions.
     model: str | None = None
     generation: GenerationSpec = GenerationSpec()
+    #: For tasks whose metrics rank documents (``retrieve`` requests).
+    retrieval: RetrievalSpec | None = None
     metrics: list[str | dict[str, dict[str, Any] | None]] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
 
@@ -317,6 +328,7 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
                 )
             options[k] = v
     kind = kinds.pop()
+    options.update(_retrieval_options(spec, kind, index, path, root))
     if kind == "loglikelihood" and spec.continuation is None:
         raise ConfigError(
             f"{where}: {', '.join(e.key for e in entries)} score a continuation; add "
@@ -330,6 +342,36 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
         request_options=tuple(sorted(options.items())),
         model=_resolve_model(spec.model, path.parent),
     )
+
+
+def _retrieval_options(
+    spec: TaskSpec, kind: str, index: int, path: Path, root: yaml.Node | None
+) -> dict[str, Any]:
+    """Request options of a retrieval task: corpus path and SHA-256, and depth."""
+    loc: tuple[int | str, ...] = ("tasks", index, "retrieval")
+    where = f"{path}:{_line_of(root, loc)}: {_loc_to_path(loc)}"
+    if kind != "retrieve":
+        if spec.retrieval is not None:
+            raise ConfigError(
+                f"{where}: only tasks whose metrics rank documents (ndcg, recall, ...) take "
+                "`retrieval:`; remove it."
+            )
+        return {}
+    if spec.dataset.qrels is None:
+        loc = ("tasks", index, "dataset")
+        raise ConfigError(
+            f"{path}:{_line_of(root, loc)}: {_loc_to_path(loc)}: ranking metrics need relevance "
+            "judgments; name the field that holds them: `qrels: FIELD` ({doc_id: grade})."
+        )
+    retrieval = spec.retrieval or RetrievalSpec()
+    options: dict[str, Any] = {"depth": retrieval.depth}
+    if retrieval.corpus is not None:
+        corpus = (path.parent / retrieval.corpus).resolve()
+        if not corpus.is_file():
+            raise ConfigError(f"{where}.corpus: corpus file {corpus} not found; check the path.")
+        options["corpus"] = str(corpus)
+        options["corpus_sha256"] = hashlib.sha256(corpus.read_bytes()).hexdigest()
+    return options
 
 
 def _resolve_model(spec: str | None, base: Path) -> str | None:

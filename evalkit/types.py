@@ -32,7 +32,7 @@ class Sample:
 
 
 #: Request kinds, each served by the adapter method of the same name.
-REQUEST_KINDS = ("generate", "loglikelihood", "loglikelihood_rolling")
+REQUEST_KINDS = ("generate", "loglikelihood", "loglikelihood_rolling", "retrieve")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class GenerateRequest:
     - ``loglikelihood``: the log-probability of ``continuation`` given ``prompt``.
     - ``loglikelihood_rolling``: the summed negative log-likelihood of the whole ``prompt``
       text, scored in windows set by ``options`` (``max_length``, ``stride``).
+    - ``retrieve``: rank the documents of a corpus for the query text ``prompt``. ``options``
+      carry the task's ``corpus`` (an absolute path), ``corpus_sha256`` (so that cached
+      rankings follow the corpus contents) and ``depth`` (how many documents to return).
 
     ``task`` and ``sample_id`` let adapters that replay stored outputs (``predictions:``) find
     theirs; they never change what a live model produces and are not part of the cache key.
@@ -89,7 +92,10 @@ class Generation:
     Failures are data, not exceptions. Log-likelihood requests return ``outputs``:
     ``{"logprob": float, "is_greedy": bool, "n_tokens": int}`` for ``loglikelihood`` and
     ``{"nll": float, "n_tokens": int}`` (summed negative log-likelihood in nats over the scored
-    tokens) for ``loglikelihood_rolling``.
+    tokens) for ``loglikelihood_rolling``. Retrieval requests return
+    ``{"ranking": [[doc_id, score], ...]}``, best first (score descending, equal scores by doc id
+    descending), at most ``depth`` documents; an adapter replaying a run file that lacks the
+    query returns ``{"ranking": [], "missing": True}``.
     """
 
     text: str | None

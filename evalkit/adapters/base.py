@@ -38,6 +38,10 @@ class ModelAdapter(ABC):
         """``outputs = {"nll", "n_tokens"}`` of each whole text (windows from the options)."""
         raise AdapterError(f"adapter {self.name} cannot score rolling log-likelihoods.")
 
+    def retrieve(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """``outputs = {"ranking": [[doc_id, score], ...]}`` of each query (see GenerateRequest)."""
+        raise AdapterError(f"adapter {self.name} cannot rank documents.")
+
     def call(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         """Serve a batch of requests of one kind with the method of that name."""
         kinds = {r.kind for r in requests}

@@ -19,8 +19,14 @@ __all__ = [
     "bleu",
     "chrf",
     "exact_match",
+    "hit_rate",
     "meteor",
+    "mrr",
+    "ndcg",
     "perplexity",
+    "precision",
+    "r_precision",
+    "recall",
     "rouge",
     "score",
     "ter",
@@ -88,3 +94,61 @@ def token_f1(
 ) -> Score:
     """SQuAD token F1; see :class:`evalkit.metrics.qa.TokenF1`."""
     return score("token_f1", predictions, references, **params)
+
+
+# Ranking metrics: ``qrels`` and ``run`` are Qrels/Run objects, {query: {doc: grade or score}}
+# mappings or TREC/JSONL/JSON files; see evalkit.metrics.retrieval.score_run. ``map`` is left
+# out of __all__ so that ``from evalkit.metrics import *`` does not shadow the builtin.
+
+
+def precision(qrels: Any, run: Any, **params: Any) -> Score:
+    """Precision@k (trec_eval ``P_k``); see :class:`evalkit.metrics.retrieval.Precision`."""
+    from evalkit.metrics.retrieval import score_run
+
+    return score_run("precision", qrels, run, **params)
+
+
+def recall(qrels: Any, run: Any, **params: Any) -> Score:
+    """Recall@k (trec_eval ``recall_k``); see :class:`evalkit.metrics.retrieval.Recall`."""
+    from evalkit.metrics.retrieval import score_run
+
+    return score_run("recall", qrels, run, **params)
+
+
+def hit_rate(qrels: Any, run: Any, **params: Any) -> Score:
+    """Hit rate@k (trec_eval ``success_k``); see :class:`evalkit.metrics.retrieval.HitRate`."""
+    from evalkit.metrics.retrieval import score_run
+
+    return score_run("hit_rate", qrels, run, **params)
+
+
+def mrr(qrels: Any, run: Any, **params: Any) -> Score:
+    """Mean reciprocal rank (@k); see :class:`evalkit.metrics.retrieval.MRR`."""
+    from evalkit.metrics.retrieval import score_run
+
+    return score_run("mrr", qrels, run, **params)
+
+
+def ndcg(qrels: Any, run: Any, **params: Any) -> Score:
+    """nDCG@k (trec_eval ``ndcg_cut``); see :class:`evalkit.metrics.retrieval.NDCG`.
+
+    >>> ndcg({"q1": {"d1": 1}}, {"q1": {"d2": 0.9, "d1": 0.5}}, k=10).details
+    {'ndcg@10': 0.6309297535714575}
+    """
+    from evalkit.metrics.retrieval import score_run
+
+    return score_run("ndcg", qrels, run, **params)
+
+
+def map(qrels: Any, run: Any, **params: Any) -> Score:
+    """Mean average precision (@k); see :class:`evalkit.metrics.retrieval.MAP`."""
+    from evalkit.metrics.retrieval import score_run
+
+    return score_run("map", qrels, run, **params)
+
+
+def r_precision(qrels: Any, run: Any, **params: Any) -> Score:
+    """R-precision (trec_eval ``Rprec``); see :class:`evalkit.metrics.retrieval.RPrecision`."""
+    from evalkit.metrics.retrieval import score_run
+
+    return score_run("r_precision", qrels, run, **params)
