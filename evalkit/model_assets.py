@@ -36,6 +36,7 @@ __all__ = [
     "BUNDLED_MINILM",
     "LocalModel",
     "bundled_model_dir",
+    "model_config",
     "num_hidden_layers",
     "resolve_model",
     "sha256_files",

@@ -110,6 +110,7 @@ METRICS: Registry[type[Metric]] = Registry(
         "ter": "evalkit.metrics.text_overlap:TER",
         "rouge": "evalkit.metrics.rouge_metric:ROUGE",
         "meteor": "evalkit.metrics.meteor_metric:METEOR",
+        "bertscore": "evalkit.metrics.bertscore_metric:BERTScore",
         "perplexity": "evalkit.metrics.perplexity_metric:Perplexity",
         "exact_match": "evalkit.metrics.qa:ExactMatch",
         "token_f1": "evalkit.metrics.qa:TokenF1",

@@ -103,3 +103,21 @@ def test_paired_bootstrap_bench_rows() -> None:
         assert row["parity"] < 1e-9  # the same observed delta both ways
         assert row["evalkit_s"] > 0 and row["text_recompute_s"] > 0
         assert 1 / 1001 <= row["p_value"] <= 1
+
+
+def test_bertscore_bench_rows() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        module = importlib.import_module("bertscore")
+        rows = module.run(sizes=(12,), repeats=1)
+    finally:
+        sys.path.remove(str(BENCH))
+    ran = [r for r in rows if r.skipped is None]
+    assert {r.group for r in ran} == {"BERTScore", "BERTScore idf"}
+    assert {r.impl for r in ran} >= {"evalkit BERTScore", "bert_score.score"}
+    for row in ran:
+        assert row.median_s is not None and row.median_s > 0
+        if not row.is_evalkit:  # peers: the same numbers as evalkit
+            assert row.parity_max_abs_diff is not None and row.parity_max_abs_diff < 1e-6
+    skipped = [r for r in rows if r.skipped is not None]
+    assert [r.impl for r in skipped] == ["torchmetrics bert_score"]

@@ -16,6 +16,7 @@ from typing import Any
 from evalkit.types import Score
 
 __all__ = [
+    "bertscore",
     "bleu",
     "chrf",
     "exact_match",
@@ -44,6 +45,13 @@ def score(
     cls = METRICS.get(metric)
     samples = as_samples(metric, predictions, references)
     return cls.build(params).score(samples)
+
+
+def bertscore(
+    predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any
+) -> Score:
+    """BERTScore (bert-score's numbers); see :class:`evalkit.metrics.bertscore_metric.BERTScore`."""
+    return score("bertscore", predictions, references, **params)
 
 
 def bleu(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
