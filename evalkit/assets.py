@@ -226,17 +226,39 @@ def _build(source: Path) -> Path:
                 shutil.copyfile(source / name, target / name)
         if not (target / "lexnames").exists():
             (target / "lexnames").write_text(LEXNAMES_WN30, encoding="utf-8")
-        if final.exists():  # incomplete leftover of an interrupted build by an old version
-            shutil.rmtree(final, ignore_errors=True)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not _complete(final / "corpora" / "wordnet"):  # not a concurrent winner
-                raise
+        _install(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _install(tmp: Path, final: Path, attempts: int = 5) -> None:
+    """Move the finished build ``tmp`` to ``final``, racing safely with other builders.
+
+    A complete ``final`` (another process won) is kept. An incomplete one (an interrupted build)
+    is first renamed aside, which is atomic, and only then deleted: deleting it in place could
+    delete a concurrent winner's folder file by file while it is being read.
+    """
+    words = final / "corpora" / "wordnet"
+    for _ in range(attempts):
+        if _complete(words):
+            return
+        if final.exists():
+            aside = Path(tempfile.mkdtemp(prefix=".stale-", dir=final.parent))
+            try:
+                os.rename(final, aside / final.name)
+            except OSError:  # it changed under us: look again
+                continue
+            finally:
+                shutil.rmtree(aside, ignore_errors=True)
+        try:
+            os.rename(tmp, final)
+            return
+        except OSError:  # someone else's folder arrived first: look again
+            continue
+    if not _complete(words):
+        raise OSError(f"could not install the WordNet copy at {final}; remove it and retry")
 
 
 def wordnet_folder(needed_by: str = "meteor") -> Path:

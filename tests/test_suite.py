@@ -35,7 +35,7 @@ def test_quickstart_loads_and_builds_metrics() -> None:
         "lm_step0600",
     ]
     assert all(str(t.model).startswith("hf:/") for t in suite.tasks[3:])
-    assert [e.key for e in suite.tasks[0].metrics] == ["bleu", "chrf", "ter"]
+    assert [e.key for e in suite.tasks[0].metrics] == ["bleu", "chrf", "ter", "meteor", "bertscore"]
     assert len(suite.fingerprint()) == 64
 
 
