@@ -27,7 +27,13 @@ _EXPORTS = {
     "ADAPTERS": "evalkit.registry",
     "load_suite": "evalkit.suite",
     "run_suite": "evalkit.runner",
-    "load_run": "evalkit.store",
+    "load_run": "evalkit.analysis",
+    "load_runs": "evalkit.analysis",
+    "run": "evalkit.analysis",
+    "compare_runs": "evalkit.analysis",
+    "Run": "evalkit.analysis",
+    "Runs": "evalkit.analysis",
+    "Comparison": "evalkit.analysis",
 }
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "METRICS",
     "AdapterError",
     "AssetError",
+    "Comparison",
     "ConfigError",
     "EvalkitError",
     "GenerateRequest",
@@ -42,16 +49,22 @@ __all__ = [
     "InputError",
     "Metric",
     "MetricResult",
+    "Run",
     "RunError",
+    "Runs",
     "Sample",
     "Score",
     "__version__",
+    "compare_runs",
     "load_run",
+    "load_runs",
     "load_suite",
+    "run",
     "run_suite",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from evalkit.analysis import Comparison, Run, Runs, compare_runs, load_run, load_runs, run
     from evalkit.errors import (
         AdapterError,
         AssetError,
@@ -63,7 +76,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from evalkit.metrics.base import Metric
     from evalkit.registry import ADAPTERS, METRICS
     from evalkit.runner import run_suite
-    from evalkit.store import load_run
     from evalkit.suite import load_suite
     from evalkit.types import GenerateRequest, Generation, MetricResult, Sample, Score
 

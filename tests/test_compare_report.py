@@ -37,6 +37,7 @@ from evalkit.report.compare_files import (
 from evalkit.report.compare_html import change_of, render_compare_html, resolution_warning
 from evalkit.report.junit import junit_for_compare, junit_for_run
 from evalkit.report.markdown import render_compare_markdown, render_gates_markdown
+from tests._csp import assert_strict_csp
 
 FIXTURES = Path(__file__).parent / "fixtures"
 IMG = "<img src=x onerror=alert(1)>"
@@ -45,10 +46,6 @@ JS_URL = "javascript:alert(1)"
 FORMULA = "=cmd|' /C calc'!A0"
 CONTROL = "bell\x07nul\x00"
 PAYLOADS = (IMG, BREAKOUT, JS_URL)
-CSP = (
-    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-    "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
-)
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -147,7 +144,7 @@ def test_html_escapes_hostile_strings(name: str) -> None:
 @pytest.mark.parametrize("name", ["pairwise", "series"])
 def test_html_has_csp_and_no_external_urls(name: str) -> None:
     html = render_compare_html(_hostile(_load(name)))
-    assert CSP in html
+    assert_strict_csp(html)
     assert "http://" not in html and "https://" not in html
     outside = html.replace(_json_block(html), "")
     # No attribute that loads anything ("src=x" of the payload is only escaped text here).

@@ -5,7 +5,9 @@ returns. It follows the rules of the run report (:mod:`evalkit.report.html`): a 
 with autoescaping, every value formatted here first, the document's summary embedded once as a
 ``<script type="application/json">`` block with ``< > &`` U+2028 U+2029 escaped, a small inline
 script that only sorts, filters and pages server-rendered rows (it never inserts HTML), and a
-Content-Security-Policy meta tag that forbids every network fetch.
+Content-Security-Policy meta tag that forbids every network fetch and allows only the page's own
+style and script, by hash. The stylesheet and the table code are shared with the run report
+(``templates/_common.css``, ``templates/_common.js``, ``templates/_head.html``).
 
 Trend charts of a checkpoint series are inline SVG written here, in Python, so they render
 without JavaScript; every label in them is escaped with :func:`markupsafe.escape`.
@@ -25,6 +27,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from evalkit.report._assets import page_assets
 from evalkit.report._format import MISSING, confidence_label, format_ci, format_number, text_of
 from evalkit.report.html import _environment, script_json
 
@@ -379,7 +382,8 @@ def trend_svg(
     ]
     title = f"{task} · {metric}: trend across the series"
     out: list[str] = [
-        f'<svg class="trend" viewBox="0 0 {_W} {_H}" role="img" aria-label="{escape(title)}">',
+        f'<svg class="chart-svg trend" viewBox="0 0 {_W} {_H}" role="img" '
+        f'aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
 
@@ -755,6 +759,7 @@ def build_compare_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         verdict += f", {n_imp} significant improvement{'s' if n_imp != 1 else ''}"
     names = [r["label"] for r in runs]
     title_runs = " vs ".join(names[:2]) if kind != "series" else " → ".join(names[:1] + names[-1:])
+    assets = page_assets(_environment(), "compare.js")
     return {
         "title": f"{title_runs} · evalkit compare",
         "heading": title_runs,
@@ -777,6 +782,9 @@ def build_compare_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "max_examples": MAX_EXAMPLES_PER_LIST,
         "page_size": PAGE_SIZE,
         "doc_json": script_json(_payload(doc, labels)),
+        "csp": assets.csp,
+        "style_text": assets.style_text,
+        "script_text": assets.script_text,
     }
 
 

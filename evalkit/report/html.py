@@ -2,9 +2,18 @@
 
 The page is rendered from a Jinja2 template with autoescaping on; everything it shows is
 formatted here first, so the template only places strings. Per-sample data (prompts, model
-outputs, references) is embedded once, as a JSON ``<script type="application/json">`` block
-that a small inline script turns into a searchable, paginated table using ``textContent`` only.
-A Content-Security-Policy meta tag forbids every network fetch.
+outputs, references, retrieved documents) is embedded once, as a JSON
+``<script type="application/json">`` block that a small inline script turns into a searchable,
+sortable, paginated table using ``textContent`` only (one page of rows is in the DOM at a time,
+so a 10,000-sample run stays responsive). Charts (each metric's value with its confidence
+interval, histograms of per-sample scores) are inline SVG written in Python
+(:mod:`evalkit.report.charts`). A Content-Security-Policy meta tag forbids every network fetch
+and allows only the page's own style and script, by hash (:mod:`evalkit.report._assets`).
+
+Per-sample scores are each metric's sentence-level values (``Metric.per_sample_values``) for
+metrics whose recorded signature the installed code reproduces and whose per-sample values are
+vectorised (:class:`~evalkit.metrics.base.VectorMetric`); otherwise a statistic that is a single
+number is shown as is.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from evalkit.report._assets import page_assets
 from evalkit.report._format import (
     MISSING,
     confidence_label,
@@ -27,10 +37,15 @@ from evalkit.report._format import (
     format_number,
     text_of,
 )
+from evalkit.report.charts import histogram_svg, results_svg
 from evalkit.store import RunRecord
 
 #: Rows per page of the sample table (the reader can change it on the page).
 PAGE_SIZE = 50
+#: Retrieved documents shown per query in the sample table.
+MAX_RANKING = 10
+#: Score histograms drawn (one per task and per-sample score column), the rest are counted.
+MAX_HISTOGRAMS = 24
 
 # Inside a <script> element the HTML parser ends the element at "</script" and treats "<!--"
 # specially; U+2028/U+2029 end lines in old JavaScript parsers; lone surrogates cannot be
@@ -130,6 +145,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 def _result_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
     hib = row.get("higher_is_better")
+    target = row.get("target")  # values with an ideal point (a preference share: 50)
     return {
         "index": index,
         "task": text_of(row.get("task")),
@@ -143,11 +159,27 @@ def _result_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
         "n_errors": format_number(row.get("n_errors")),
         "n_errors_sort": _sort_key(row.get("n_errors")),
         "has_errors": isinstance(row.get("n_errors"), int) and row.get("n_errors", 0) > 0,
-        "direction": "↑" if hib is True else "↓" if hib is False else "",
+        "direction": (
+            f"→{format_number(target)}"
+            if target is not None
+            else "↑"
+            if hib is True
+            else "↓"
+            if hib is False
+            else ""
+        ),
         "direction_title": (
-            "higher is better" if hib is True else "lower is better" if hib is False else ""
+            f"closer to {format_number(target)} is better"
+            if target is not None
+            else "higher is better"
+            if hib is True
+            else "lower is better"
+            if hib is False
+            else ""
         ),
         "signature": text_of(row.get("signature")),
+        "search": " ".join(text_of(row.get(k)) for k in ("task", "metric", "signature")),
+        "raw": row,
     }
 
 
@@ -211,35 +243,142 @@ def _warnings(value: Any) -> list[tuple[str, str, int, str]]:
     return rows
 
 
-def _samples_payload(record: RunRecord) -> dict[str, Any]:
-    """What the sample table script needs, with the headline statistic columns."""
+def _rebuilt_metric(key: str, params: Any, signature: Any) -> Any:
+    """The recorded metric, rebuilt, when its per-sample values are cheap and trustworthy.
+
+    Returns ``None`` (the caller falls back to single-number statistics) when the metric is
+    unknown here, its parameters no longer build, the installed code gives another signature,
+    or its per-sample values are not vectorised (a per-sample ``aggregate`` call over 10,000
+    samples, or a model-based metric, is too slow for a report).
+    """
+    from evalkit.errors import EvalkitError
+    from evalkit.metrics.base import VectorMetric
+    from evalkit.registry import METRICS
+
+    try:
+        cls: Any = METRICS.get(key)
+        if not (isinstance(cls, type) and issubclass(cls, VectorMetric)):
+            return None
+        metric = cls.build(params if isinstance(params, Mapping) else {})
+    except (EvalkitError, TypeError, ValueError, ImportError):
+        return None
+    return metric if metric.signature() == signature else None
+
+
+def _per_sample_scores(record: RunRecord) -> tuple[list[str], list[dict[str, float]]]:
+    """Score columns and, per sample line, its finite scores by column.
+
+    Columns are the primary values of rebuilt metrics (sentence BLEU, ROUGE-L F, exact match,
+    nDCG@10...), then single-number statistics of the other metric keys.
+    """
+    scores: list[dict[str, float]] = [{} for _ in record.samples]
     columns: list[str] = []
-    for s in record.samples:
+    by_task: dict[str, list[int]] = {}
+    for i, s in enumerate(record.samples):
+        if s.get("error") is None:
+            by_task.setdefault(text_of(s.get("task")), []).append(i)
+    rebuilt_keys: dict[str, set[str]] = {}
+    for info in record.header.get("tasks") or []:
+        if not isinstance(info, Mapping):
+            continue
+        task = text_of(info.get("name"))
+        params = _as_dict(info.get("metric_params"))
+        for key, signature in _as_dict(info.get("metrics")).items():
+            metric = _rebuilt_metric(str(key), params.get(key), signature)
+            if metric is None:
+                continue
+            rows = [
+                i for i in by_task.get(task, []) if key in _as_dict(record.samples[i].get("stats"))
+            ]
+            try:
+                values = metric.per_sample_values([record.samples[i]["stats"][key] for i in rows])
+            except (TypeError, ValueError, IndexError, KeyError):
+                continue  # statistics of another shape than this metric's: leave them out
+            rebuilt_keys.setdefault(task, set()).add(str(key))
+            for name in metric.primary_values():
+                if name not in values:
+                    continue
+                if name not in columns:
+                    columns.append(name)
+                for i, v in zip(rows, values[name], strict=True):
+                    number = _simple_stat(v)
+                    if number is not None and math.isfinite(number):
+                        scores[i][name] = number
+    for i, s in enumerate(record.samples):
+        skip = rebuilt_keys.get(text_of(s.get("task")), set())
         for key, value in _as_dict(s.get("stats")).items():
-            if key not in columns and _simple_stat(value) is not None:
+            if key in skip:
+                continue
+            number = _simple_stat(value)
+            if number is None:
+                continue
+            if key not in columns:
                 columns.append(str(key))
+            if math.isfinite(number):
+                scores[i][str(key)] = number
+    return columns, scores
+
+
+def _ranking(value: Any) -> list[list[str]] | None:
+    """The top retrieved documents of a retrieval sample as ``[doc id, score]`` texts."""
+    if not isinstance(value, (list, tuple)):
+        return None
+    out = []
+    for hit in value[:MAX_RANKING]:
+        if isinstance(hit, (list, tuple)) and hit:
+            score = hit[1] if len(hit) > 1 else None
+            out.append([text_of(hit[0]), format_number(score) if score is not None else ""])
+    return out
+
+
+def _samples_payload(record: RunRecord) -> dict[str, Any]:
+    """What the sample table script needs, with the per-sample score columns."""
+    columns, scores = _per_sample_scores(record)
     samples = []
-    for s in record.samples:
-        stats = _as_dict(s.get("stats"))
-        shown = {}
-        for key in columns:
-            number = _simple_stat(stats.get(key))
-            if number is not None:
-                shown[key] = format_number(number)
+    has_ranking = False
+    for s, own in zip(record.samples, scores, strict=True):
         error = s.get("error")
-        samples.append(
-            {
-                "task": text_of(s.get("task")),
-                "id": text_of(s.get("id")),
-                "prompt": _opt_text(s.get("prompt")),
-                "prediction": _opt_text(s.get("prediction")),
-                "references": _references(s.get("references")),
-                "error": None if error is None else text_of(error),
-                "cached": bool(s.get("cached", False)),
-                "stats": shown,
-            }
-        )
-    return {"page_size": PAGE_SIZE, "stat_columns": columns, "samples": samples}
+        item: dict[str, Any] = {
+            "task": text_of(s.get("task")),
+            "id": text_of(s.get("id")),
+            "prompt": _opt_text(s.get("prompt")),
+            "prediction": _opt_text(s.get("prediction")),
+            "references": _references(s.get("references")),
+            "error": None if error is None else text_of(error),
+            "cached": bool(s.get("cached", False)),
+            "stats": {c: format_number(own[c]) for c in columns if c in own},
+            "v": [own.get(c) for c in columns],
+        }
+        ranking = _ranking(_as_dict(s.get("outputs")).get("ranking"))
+        if ranking is not None:
+            item["ranking"] = ranking
+            has_ranking = True
+        samples.append(item)
+    return {
+        "page_size": PAGE_SIZE,
+        "stat_columns": columns,
+        "has_ranking": has_ranking,
+        "samples": samples,
+    }
+
+
+def _histograms(payload: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """One histogram per (task, score column) with values, in column order; and how many more."""
+    columns: list[str] = payload["stat_columns"]
+    tasks: list[str] = []
+    for s in payload["samples"]:
+        if s["task"] not in tasks:
+            tasks.append(s["task"])
+    charts = []
+    for task in tasks:
+        for j, column in enumerate(columns):
+            values = [s["v"][j] for s in payload["samples"] if s["task"] == task]
+            values = [v for v in values if v is not None]
+            if not values:
+                continue
+            title = f"{task} · {column}: per-sample scores"
+            charts.append({"task": task, "column": column, "svg": histogram_svg(values, title)})
+    return charts[:MAX_HISTOGRAMS], max(0, len(charts) - MAX_HISTOGRAMS)
 
 
 def build_context(record: RunRecord) -> dict[str, Any]:
@@ -289,10 +428,20 @@ def build_context(record: RunRecord) -> dict[str, Any]:
 
     versions = [("evalkit", text_of(header.get("evalkit_version")))]
     libraries = sorted(_as_dict(header.get("versions")).items())
-    versions += [(text_of(k), text_of(v)) for k, v in libraries]
+    versions += [(text_of(k), text_of(v)) for k, v in libraries if k != "evalkit"]
 
     payload = _samples_payload(record)
     n_errors = sum(1 for s in payload["samples"] if s["error"] is not None)
+    histograms, hidden_histograms = _histograms(payload)
+    ci_label = confidence_label(header)
+    tasks = _tasks(record, rows)
+    for task in tasks:
+        task["chart"] = (
+            results_svg([r["raw"] for r in task["rows"]], f"{task['name']}: results", ci_label)
+            if task["rows"]
+            else None
+        )
+    assets = page_assets(_environment(), "run.js")
     return {
         "title": f"{suite_name} · {model_spec} · evalkit",
         "suite_name": suite_name,
@@ -304,23 +453,29 @@ def build_context(record: RunRecord) -> dict[str, Any]:
         "run_facts": run_facts,
         "versions": versions,
         "model_info": [(text_of(k), text_of(v)) for k, v in _as_dict(model.get("info")).items()],
-        "ci_label": confidence_label(header),
+        "ci_label": ci_label,
         "rows": rows,
-        "tasks": _tasks(record, rows),
+        "tasks": tasks,
+        "histograms": histograms,
+        "hidden_histograms": format_number(hidden_histograms) if hidden_histograms else "",
         "n_samples": format_number(len(payload["samples"])),
         "n_sample_errors": format_number(n_errors),
         "has_sample_errors": n_errors > 0,
         "has_samples": bool(payload["samples"]),
         "stat_columns": payload["stat_columns"],
+        "has_ranking": payload["has_ranking"],
         "samples_json": script_json(payload),
         "page_size": PAGE_SIZE,
+        "csp": assets.csp,
+        "style_text": assets.style_text,
+        "script_text": assets.script_text,
     }
 
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     # PackageLoader reads templates through importlib, so it works from a wheel or a zip too;
-    # pyproject ships report/templates/*.html as package data.
+    # pyproject ships report/templates/*.html, *.css and *.js as package data.
     return Environment(
         loader=PackageLoader("evalkit.report", "templates"),
         autoescape=True,
