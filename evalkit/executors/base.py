@@ -1,0 +1,213 @@
+"""The executor contract: serve and score a run's batches, somewhere, and hand back record lines.
+
+The runner cuts each task's pending samples into :class:`Batch` es and gives them to an
+executor. For each batch the executor looks the requests up in the response cache, calls the
+task's adapter for the rest, computes every metric's per-sample statistics and yields the
+batch's record lines, in input order (however the batches were spread and whenever they
+finished); the runner appends them to ``samples.jsonl``. So the record, and every number
+computed from it, is the same whichever executor ran the suite, and nothing outside
+``evalkit.executors`` needs to know which one it was.
+
+The two steps every executor shares live here: :func:`call_adapter` (cache look-up, adapter
+call, count check) and :func:`score_batch` (statistics of the successful generations, one record
+line per sample). The local executor runs them in the calling process; the Ray executor keeps
+the cache on the driver and runs the adapter call and the scoring in worker actors.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, ClassVar
+
+from evalkit.adapters import ModelAdapter
+from evalkit.cache import ResponseCache, cache_key
+from evalkit.errors import RunError
+from evalkit.suite import Task
+from evalkit.types import GenerateRequest, Generation, Sample
+
+__all__ = [
+    "Batch",
+    "Executor",
+    "TaskSlot",
+    "call_adapter",
+    "fill",
+    "lookup",
+    "score_batch",
+]
+
+
+@dataclass(frozen=True)
+class TaskSlot:
+    """A task with its model, as an executor sees them.
+
+    Attributes:
+        task: The task (its metrics score the batches).
+        adapter: The adapter built in the calling process (the driver).
+        info: ``adapter.info()``, the adapter part of the cache key.
+        spec: ``KIND:TARGET`` to build an equal adapter in another process (a worker loads a
+            local model itself instead of receiving the driver's copy), or None when the adapter
+            was given as an object and must be shipped as one.
+        options: The adapter options that go with ``spec``.
+    """
+
+    task: Task
+    adapter: ModelAdapter
+    info: dict[str, Any]
+    spec: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Samples of one task served and scored together, with their requests (same order)."""
+
+    task: Task
+    samples: tuple[Sample, ...]
+    requests: tuple[GenerateRequest, ...]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+def lookup(
+    cache: ResponseCache | None, info: dict[str, Any], requests: Sequence[GenerateRequest]
+) -> tuple[list[str], dict[int, Generation]]:
+    """Cache keys of ``requests`` and the cached generations found, by request index."""
+    if cache is None:
+        return [], {}
+    keys = [cache_key(info, r) for r in requests]
+    hits = cache.get_many(keys)
+    return keys, {i: hits[k] for i, k in enumerate(keys) if k in hits}
+
+
+def fill(
+    adapter: ModelAdapter,
+    requests: Sequence[GenerateRequest],
+    known: Mapping[int, Generation],
+) -> tuple[list[Generation], dict[int, Generation]]:
+    """Call ``adapter`` for the requests not in ``known``; all generations, and the fresh ones.
+
+    Raises:
+        RunError: The adapter returned a different number of results than it was asked for.
+    """
+    todo = [i for i in range(len(requests)) if i not in known]
+    got = adapter.call([requests[i] for i in todo]) if todo else []
+    if len(got) != len(todo):
+        raise RunError(
+            f"adapter {adapter.name} returned {len(got)} results for {len(todo)} requests."
+        )
+    fresh = dict(zip(todo, got, strict=True))
+    return [fresh[i] if i in fresh else known[i] for i in range(len(requests))], fresh
+
+
+def call_adapter(
+    adapter: ModelAdapter,
+    cache: ResponseCache | None,
+    info: dict[str, Any],
+    requests: Sequence[GenerateRequest],
+) -> list[Generation]:
+    """One generation per request: cached ones from ``cache``, the rest from ``adapter``.
+
+    Successful fresh generations are stored in the cache; failures never are.
+    """
+    keys, hits = lookup(cache, info, requests)
+    gens, fresh = fill(adapter, requests, hits)
+    if cache is not None and fresh:
+        cache.put_many([(keys[i], g) for i, g in fresh.items()])
+    return gens
+
+
+def score_batch(
+    task: Task,
+    samples: Sequence[Sample],
+    requests: Sequence[GenerateRequest],
+    gens: Sequence[Generation],
+) -> list[dict[str, Any]]:
+    """Per-sample record lines; metrics see only successful generations."""
+    scored = [
+        Sample(
+            id=s.id,
+            inputs=s.inputs,
+            references=s.references,
+            prediction=g.text,
+            outputs=g.outputs,
+            prompt=r.prompt,
+        )
+        for s, r, g in zip(samples, requests, gens, strict=True)
+        if g.ok
+    ]
+    per_metric = {e.key: e.metric.sample_stats(scored) if scored else [] for e in task.metrics}
+    warned = {e.key: e.metric.sample_warnings(scored) if scored else [] for e in task.metrics}
+    lines = []
+    k = 0
+    for s, r, g in zip(samples, requests, gens, strict=True):
+        line: dict[str, Any] = {
+            "task": task.name,
+            "id": s.id,
+            "prompt": r.prompt,
+            "prediction": g.text if g.ok else None,
+            "references": list(s.references),
+            "error": None if g.ok else (g.error or "no output"),
+            "cached": g.cached,
+            "stats": {},
+        }
+        if g.ok and g.outputs:
+            line["outputs"] = dict(g.outputs)
+        if g.ok:
+            line["stats"] = {key: stats[k] for key, stats in per_metric.items()}
+            notes = {key: w[k] for key, w in warned.items() if w and w[k]}
+            if notes:
+                line["warnings"] = notes
+            k += 1
+        lines.append(line)
+    return lines
+
+
+class Executor(ABC):
+    """Where batches are served and scored. Use as a context manager, or call :meth:`close`.
+
+    An executor is built from an :class:`~evalkit.suite.ExecutorSpec` by
+    :func:`evalkit.executors.make_executor`; :meth:`run` may be called once per run.
+    """
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def run(
+        self,
+        batches: Iterable[Batch],
+        slots: Mapping[str, TaskSlot],
+        cache: ResponseCache | None,
+    ) -> Iterator[tuple[Batch, list[dict[str, Any]]]]:
+        """Serve and score ``batches``; yield each batch with its record lines as it completes.
+
+        Args:
+            batches: The batches to run (consumed lazily).
+            slots: Every task of the suite with its model, by task name.
+            cache: The response cache (None: off), used for adapters that are ``cacheable``.
+
+        Yields:
+            ``(batch, lines)``, one per batch, in input order; ``lines`` holds one record line
+            per sample of the batch, in batch order.
+        """
+
+    def describe(self) -> dict[str, Any]:
+        """What the run record says about the executor (``results.json`` ``executor``)."""
+        return {"kind": self.kind}
+
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
+        """Release what :meth:`run` started (worker processes, a cluster connection)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
