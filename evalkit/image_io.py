@@ -1,0 +1,345 @@
+"""Image inputs for the image metrics: folders of PNG/JPEG, ``.npz``/``.npy`` arrays, references.
+
+Every image becomes a ``uint8`` array of shape ``(H, W, C)`` (``C`` = 1 or 3). Resizing follows
+clean-fid's advice (Parmar et al. 2022, "On Aliased Resizing and Surprising Subtleties in GAN
+Evaluation"): resize ``uint8`` images with PIL's bicubic filter, which low-pass filters when it
+shrinks, instead of a tensor library's aliasing bilinear resize; the method goes into every
+image metric's signature (:data:`RESIZE`).
+
+A single image can also be named by a *reference* string, which is what the ``images:``
+adapter returns per sample (and what ``samples.jsonl`` records): a file path (``a/0001.png``),
+a row of an array file (``gen.npz#17``) or an inline PNG (``data:image/png;base64,...``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalkit.errors import InputError
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "RESIZE",
+    "ImageSet",
+    "decode_reference",
+    "encode_png",
+    "load_images",
+    "prepare",
+    "to_uint8",
+]
+
+#: File suffixes read as images from a folder.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: The resize method, as recorded in signatures.
+RESIZE = "pil_bicubic_uint8"
+_ARRAY_KEYS = ("images", "arr_0")
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """A set of images of one size.
+
+    Attributes:
+        images: ``uint8`` array of shape ``(N, H, W, C)``.
+        names: Where each image came from (a file name or ``file#row``), for error messages.
+        sha256: SHA-256 of the pixel data and shape (what signatures record).
+        source: The folder or file the images were read from (``"<array>"`` for arrays).
+    """
+
+    images: np.ndarray
+    names: tuple[str, ...]
+    sha256: str
+    source: str
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def _sha(images: np.ndarray) -> str:
+    h = hashlib.sha256(str(images.shape).encode())
+    h.update(np.ascontiguousarray(images).tobytes())
+    return h.hexdigest()
+
+
+def to_uint8(array: Any, where: str) -> np.ndarray:
+    """One image or a batch as ``uint8`` with a channel axis.
+
+    Integer arrays must lie in [0, 255]; float arrays in [0, 1] are scaled by 255 and rounded.
+    A 2-D array is one grayscale image and gets a channel axis; 3-D (one image ``H, W, C``) and
+    4-D arrays (a batch) keep their shape, except that an alpha channel is dropped.
+
+    >>> to_uint8(np.array([[0.0, 1.0]]), "x").tolist()
+    [[[0], [255]]]
+    >>> to_uint8(np.array([[0, 300]]), "x")
+    Traceback (most recent call last):
+    ...
+    evalkit.errors.InputError: x: pixel values lie in [0, 300], outside [0, 255]; give uint8 images or floats in [0, 1].
+    """  # noqa: E501
+    arr = np.asarray(array)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "uif":
+        raise InputError(f"{where}: images must be numeric arrays, got dtype {arr.dtype}.")
+    if arr.size == 0:
+        raise InputError(f"{where}: no pixels (shape {arr.shape}).")
+    if not np.isfinite(arr).all():
+        raise InputError(f"{where}: pixel values include NaN or infinity.")
+    lo, hi = float(arr.min()), float(arr.max())
+    if arr.dtype.kind == "f":
+        if lo < 0.0 or hi > 1.0:
+            raise InputError(
+                f"{where}: float pixel values lie in [{lo:g}, {hi:g}], outside [0, 1]; "
+                "scale them to [0, 1] or give uint8 images."
+            )
+        arr = np.rint(arr * 255.0)
+    elif lo < 0 or hi > 255:
+        raise InputError(
+            f"{where}: pixel values lie in [{lo:g}, {hi:g}], outside [0, 255]; give uint8 "
+            "images or floats in [0, 1]."
+        )
+    arr = arr.astype(np.uint8)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim == 3 and arr.shape[-1] == 4:
+        arr = arr[..., :3]
+    if arr.ndim == 4 and arr.shape[-1] == 4:
+        arr = arr[..., :3]
+    if arr.ndim not in (3, 4):
+        raise InputError(f"{where}: expected images of 2 to 4 axes, got shape {arr.shape}.")
+    return arr
+
+
+def _batch(arr: np.ndarray, where: str) -> np.ndarray:
+    """An array file's contents as ``(N, H, W, C)``."""
+    a = np.asarray(arr)
+    if a.ndim == 3 and a.shape[-1] not in (1, 3, 4):
+        a = a[..., None]  # (N, H, W) grayscale
+    elif a.ndim == 3:
+        # (N, H, C) would be ambiguous; an array file always holds a batch of images.
+        a = a[..., None]
+    if a.ndim != 4 or a.shape[-1] not in (1, 3, 4):
+        raise InputError(
+            f"{where}: expected a batch of images, shape (N, H, W) or (N, H, W, C) with C in "
+            f"1, 3, 4; got {np.asarray(arr).shape}."
+        )
+    return to_uint8(a, where)
+
+
+def _read_array_file(path: Path) -> np.ndarray:
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.asarray(np.load(path, allow_pickle=False))
+        with np.load(path, allow_pickle=False) as data:
+            keys = list(data.keys())
+            key = next((k for k in _ARRAY_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
+            if key is None:
+                raise InputError(
+                    f"{path}: an image .npz needs an array named 'images' (or a single array); "
+                    f"it holds {', '.join(keys) or 'nothing'}."
+                )
+            return np.asarray(data[key])
+    except InputError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the array file ({exc}).") from None
+
+
+def _read_image_file(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = "L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"
+            arr = np.asarray(im.convert(mode))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable image ({exc}).") from None
+    return to_uint8(arr, str(path))
+
+
+def _stack(arrays: Sequence[np.ndarray], names: Sequence[str], where: str) -> np.ndarray:
+    shapes: dict[tuple[int, ...], str] = {}
+    for a, n in zip(arrays, names, strict=True):
+        shapes.setdefault(a.shape, n)
+    if len(shapes) > 1:
+        listing = "; ".join(f"{n}: {s[1]}x{s[0]}x{s[2]}" for s, n in list(shapes.items())[:3])
+        raise InputError(
+            f"{where}: images differ in size or channels (first of each: {listing}); give one "
+            "size, or set the metric's image_size to resize them all."
+        )
+    return np.stack(arrays)
+
+
+def load_images(source: Any, *, what: str = "images") -> ImageSet:
+    """Read a set of images from a folder, an array file, an array or a list of arrays.
+
+    Args:
+        source: A folder of PNG/JPEG files (read in file-name order), a ``.npz`` (array
+            ``images``, or its only array) or ``.npy`` file, an array ``(N, H, W[, C])``, or a
+            sequence of single images (arrays).
+        what: What the images are, for error messages (``"reference images"``).
+
+    Returns:
+        The images, all of one size.
+
+    Raises:
+        InputError: An empty folder, an unreadable file, images of mixed sizes, bad pixel values.
+
+    >>> s = load_images(np.zeros((2, 4, 4), np.uint8))
+    >>> s.images.shape, s.names
+    ((2, 4, 4, 1), ('0', '1'))
+    """
+    if isinstance(source, ImageSet):
+        return source
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not files:
+                raise InputError(
+                    f"{path}: no {what} here (no {', '.join(IMAGE_SUFFIXES)} files); check the "
+                    "folder."
+                )
+            arrays = [_read_image_file(p) for p in files]
+            images = _stack(arrays, [p.name for p in files], str(path))
+            return ImageSet(images, tuple(p.name for p in files), _sha(images), str(path))
+        if path.is_file() and path.suffix.lower() in (".npz", ".npy"):
+            images = _batch(_read_array_file(path), str(path))
+            if len(images) == 0:
+                raise InputError(f"{path}: holds no {what}.")
+            names = tuple(f"{path.name}#{i}" for i in range(len(images)))
+            return ImageSet(images, names, _sha(images), str(path))
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            images = _read_image_file(path)[None]
+            return ImageSet(images, (path.name,), _sha(images), str(path))
+        if not path.exists():
+            raise InputError(f"{path}: {what} not found; give a folder, .npz or .npy file.")
+        raise InputError(
+            f"{path}: cannot read {what} from this file; give a folder of PNG/JPEG files, a "
+            ".npz or a .npy file."
+        )
+    if isinstance(source, np.ndarray):
+        if source.ndim == 0 or source.shape[0] == 0:
+            raise InputError(f"{what}: the array holds no images (shape {source.shape}).")
+        images = _batch(source, what)
+        return ImageSet(images, tuple(map(str, range(len(images)))), _sha(images), "<array>")
+    if isinstance(source, Sequence) and not isinstance(source, str | bytes):
+        if len(source) == 0:
+            raise InputError(f"{what}: the list holds no images.")
+        arrays = [to_uint8(a, f"{what}[{i}]") for i, a in enumerate(source)]
+        labels = [str(i) for i in range(len(arrays))]
+        images = _stack(arrays, labels, what)
+        return ImageSet(images, tuple(labels), _sha(images), "<array>")
+    raise InputError(
+        f"{what}: expected a folder, a .npz/.npy file or an array, got {type(source).__name__}."
+    )
+
+
+def encode_png(image: np.ndarray) -> str:
+    """One ``uint8`` image as an inline PNG reference (``data:image/png;base64,...``).
+
+    >>> ref = encode_png(np.full((2, 2, 1), 7, np.uint8))
+    >>> ref.startswith("data:image/png;base64,"), decode_reference(ref).tolist()
+    (True, [[[7], [7]], [[7], [7]]])
+    """
+    from PIL import Image
+
+    arr = to_uint8(image, "image")
+    if arr.ndim != 3:
+        raise InputError(f"image: expected one image (H, W[, C]), got shape {arr.shape}.")
+    im = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+_ARRAY_CACHE: dict[tuple[str, float], np.ndarray] = {}
+
+
+def decode_reference(ref: str, base: Path | None = None) -> np.ndarray:
+    """The ``uint8`` image ``(H, W, C)`` a reference string names.
+
+    Args:
+        ref: ``PATH`` (PNG/JPEG), ``PATH#ROW`` (a row of a ``.npz``/``.npy`` batch) or
+            ``data:image/png;base64,...``.
+        base: Folder that relative paths are relative to (default: the working directory).
+    """
+    if not isinstance(ref, str) or not ref:
+        raise InputError(f"image reference must be a non-empty string, got {ref!r}.")
+    if ref.startswith("data:image/"):
+        from PIL import Image, UnidentifiedImageError
+
+        _, _, payload = ref.partition(",")
+        try:
+            with Image.open(io.BytesIO(base64.b64decode(payload, validate=True))) as im:
+                mode = "L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"
+                return to_uint8(np.asarray(im.convert(mode)), "inline image")
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise InputError(f"inline image: cannot decode ({exc}).") from None
+    path_text, sep, row = ref.rpartition("#") if "#" in ref else (ref, "", "")
+    path = Path(path_text)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise InputError(f"{path}: image file not found.")
+    if sep:
+        if not row.isdigit():
+            raise InputError(f"{ref}: the part after '#' must be a row number.")
+        key = (str(path), path.stat().st_mtime)
+        batch = _ARRAY_CACHE.get(key)
+        if batch is None:
+            batch = _batch(_read_array_file(path), str(path))
+            _ARRAY_CACHE.clear()  # keep one array file in memory
+            _ARRAY_CACHE[key] = batch
+        i = int(row)
+        if i >= len(batch):
+            raise InputError(f"{path}: has {len(batch)} images; row {i} does not exist.")
+        return np.asarray(batch[i])
+    return _read_image_file(path)
+
+
+def prepare(
+    images: np.ndarray, size: tuple[int, int] | None, channels: int | None, where: str = "images"
+) -> np.ndarray:
+    """Resize (PIL bicubic on ``uint8``) and convert channels for a feature extractor.
+
+    Args:
+        images: ``uint8`` ``(N, H, W, C)``.
+        size: ``(height, width)`` wanted, or ``None`` to keep the size.
+        channels: 1 (grayscale, ITU-R 601-2 luma as PIL's ``L`` mode) or 3 (RGB; grayscale is
+            repeated), or ``None`` to keep them.
+        where: Names the images in errors.
+
+    Returns:
+        ``uint8`` ``(N, h, w, channels)``.
+
+    >>> prepare(np.full((1, 4, 4, 3), 200, np.uint8), (2, 2), 1).shape
+    (1, 2, 2, 1)
+    """
+    if images.ndim != 4:
+        raise InputError(f"{where}: expected (N, H, W, C) images, got shape {images.shape}.")
+    _, h, w, c = images.shape
+    want_c = c if channels is None else channels
+    if (size is None or (h, w) == tuple(size)) and want_c == c:
+        return images
+    if (size is None or (h, w) == tuple(size)) and c == 1 and want_c == 3:
+        return np.repeat(images, 3, axis=-1)
+    from PIL import Image
+
+    out = []
+    for img in images:
+        im = Image.fromarray(img[..., 0] if c == 1 else img)
+        im = im.convert("L" if want_c == 1 else "RGB")
+        if size is not None and (h, w) != tuple(size):
+            im = im.resize((size[1], size[0]), resample=Image.Resampling.BICUBIC)
+        arr = np.asarray(im)
+        out.append(arr[..., None] if arr.ndim == 2 else arr)
+    return np.stack(out) if out else np.zeros((0, *(size or (h, w)), want_c), np.uint8)
