@@ -171,6 +171,24 @@ def cli() -> None:
     default=None,
     help="Write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set).",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default=None,
+    help="Where batches are served and scored (default: the suite's `executor:`, else local).",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDRESS",
+    help="Join this Ray cluster (host:6379, ray://host:10001, auto); implies --executor ray.",
+)
+@click.option(
+    "--ray-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Ray worker actors (default: the cluster's CPUs; a local instance gets this many).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run(
     suite: Path,
@@ -187,11 +205,24 @@ def run(
     label: tuple[str, ...],
     junit: Path | None,
     markdown: Path | None,
+    executor: str | None,
+    ray_address: str | None,
+    ray_workers: int | None,
     quiet: bool,
 ) -> None:
     """Run SUITE against a model and write the run record and reports."""
     from evalkit.runner import RunOptions, run_suite
-    from evalkit.suite import load_suite
+    from evalkit.suite import ExecutorSpec, load_suite
+
+    if ray_address is not None and executor == "local":
+        raise ConfigError("--ray-address needs --executor ray (or leave --executor out).")
+    given: dict[str, Any] = {
+        "kind": "ray" if ray_address else executor,
+        "address": ray_address,
+        "workers": ray_workers,
+    }
+    # Only the flags given override the suite's `executor:` (field by field).
+    executor_spec = ExecutorSpec.model_validate({k: v for k, v in given.items() if v is not None})
 
     loaded = load_suite(suite)
     if out is None:
@@ -215,6 +246,7 @@ def run(
         model_options=_parse_model_args(model_arg),
         baseline=baseline,
         labels=_parse_labels(label),
+        executor=executor_spec,
     )
     outcome = run_suite(loaded, model, out, opts)
     _print_results(outcome.results)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from evalkit.errors import ConfigError
 from evalkit.metrics.base import MeanMetric, Metric
 from evalkit.stats import approximate_randomization, holm, mcnemar_exact, paired_bootstrap
 from evalkit.store import RunRecord, load_run
+from evalkit.types import Stats
 
 FORMAT_VERSION = 1
 _TIE = 1e-12
@@ -256,14 +257,17 @@ def _pair(
     for key, metric in plan["metrics"].items():
         sa = [la[i]["stats"][key] for i in ids]
         sb = [lb[i]["stats"][key] for i in ids]
-        boot = paired_bootstrap(
-            metric, sa, sb, resamples=n_res, seed=opts.seed, confidence=opts.confidence
-        )
-        ar = (
-            approximate_randomization(metric, sa, sb, trials=n_res, seed=opts.seed)
-            if opts.test == "randomization"
-            else None
-        )
+        tested = getattr(metric, "resample", True)
+        ar = None
+        boot: Mapping[str, Mapping[str, float | None]]
+        if tested:
+            boot = paired_bootstrap(
+                metric, sa, sb, resamples=n_res, seed=opts.seed, confidence=opts.confidence
+            )
+            if opts.test == "randomization":
+                ar = approximate_randomization(metric, sa, sb, trials=n_res, seed=opts.seed)
+        else:
+            boot = _untested(metric, sa, sb)
         binary = _is_binary(metric, sa) and _is_binary(metric, sb)
         pa, pb = metric.per_sample_values(sa), metric.per_sample_values(sb)
         for name in metric.primary_values():
@@ -316,9 +320,38 @@ def _pair(
     return rows, examples
 
 
+def _untested(
+    metric: Metric, sa: Sequence[Stats], sb: Sequence[Stats]
+) -> dict[str, dict[str, float | None]]:
+    """Values and deltas without a paired test, for metrics that opt out of resampling.
+
+    Set-level image metrics (KID, IS, FID on wide features: ``resample = False``) cost an
+    eigendecomposition or many kernel subsets per resample; their rows carry no interval and no
+    p-value, are left out of the Holm correction, and read "not tested".
+    """
+    va, vb = metric.aggregate(sa), metric.aggregate(sb)
+    return {
+        k: {
+            "value_a": va[k],
+            "value_b": vb[k],
+            "delta": vb[k] - va[k],
+            "ci_low": None,
+            "ci_high": None,
+            "p_value": None,
+        }
+        for k in metric.value_names()
+    }
+
+
 def _apply_holm(rows: list[dict[str, Any]], alpha: float) -> None:
-    adjusted = holm([r["p_value"] for r in rows])
-    for r, p in zip(rows, adjusted, strict=True):
+    tested = [r for r in rows if r["p_value"] is not None]
+    for r in rows:
+        if r["p_value"] is None:
+            r["p_adjusted"] = None
+            r["significant"] = False
+            r["change"] = "not tested"
+    adjusted = holm([r["p_value"] for r in tested])
+    for r, p in zip(tested, adjusted, strict=True):
         r["p_adjusted"] = p
         r["significant"] = p < alpha
         sign = _better(r["delta"], r["higher_is_better"])

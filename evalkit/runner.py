@@ -13,16 +13,17 @@ import math
 import platform
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
 from evalkit.adapters import ModelAdapter, build_adapter
-from evalkit.cache import ResponseCache, cache_key
+from evalkit.cache import ResponseCache
 from evalkit.data import Dataset, load_dataset
 from evalkit.errors import ConfigError, InputError, RunError
+from evalkit.executors import Batch, TaskSlot, make_executor, merge_specs
 from evalkit.gates import check_gates, gates_failed
 from evalkit.metrics.base import package_version
 from evalkit.stats import bootstrap_ci, task_rng
@@ -37,8 +38,8 @@ from evalkit.store import (
     read_header,
     write_json_atomic,
 )
-from evalkit.suite import Suite, Task, load_suite
-from evalkit.types import GenerateRequest, Generation, MetricResult, Sample
+from evalkit.suite import ExecutorSpec, Suite, Task, load_suite
+from evalkit.types import GenerateRequest, MetricResult, Sample
 
 
 @dataclass
@@ -55,6 +56,9 @@ class RunOptions:
     model_options: dict[str, Any] = field(default_factory=dict)
     baseline: Path | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    #: Where batches run: ``"local"``, ``"ray"`` or an ExecutorSpec (overrides the suite's
+    #: ``executor:`` field by field); None: the suite's, else local.
+    executor: ExecutorSpec | str | None = None
 
 
 @dataclass
@@ -103,6 +107,8 @@ def _requests(task: Task, dataset: Dataset, seed: int) -> list[GenerateRequest]:
             if task.spec.continuation is not None
             else None,
             options=task.request_options,
+            n=gen.n,
+            variants=tuple(_render_prompt(task, dataset, s, v) for v in task.spec.prompt_variants),
         )
         for s in dataset.samples
     ]
@@ -136,77 +142,6 @@ def _identity(
         "seed": seed,
         "limit": opts.limit,
     }
-
-
-def _call_adapter(
-    adapter: ModelAdapter,
-    cache: ResponseCache | None,
-    info: dict[str, Any],
-    requests: Sequence[GenerateRequest],
-) -> list[Generation]:
-    if cache is None:
-        out = adapter.call(requests)
-    else:
-        keys = [cache_key(info, r) for r in requests]
-        hits = cache.get_many(keys)
-        todo = [i for i, k in enumerate(keys) if k not in hits]
-        fresh = adapter.call([requests[i] for i in todo]) if todo else []
-        if len(fresh) != len(todo):
-            raise RunError(
-                f"adapter {adapter.name} returned {len(fresh)} results for {len(todo)} requests."
-            )
-        cache.put_many([(keys[i], g) for i, g in zip(todo, fresh, strict=True)])
-        by_index = dict(zip(todo, fresh, strict=True))
-        out = [by_index[i] if i in by_index else hits[keys[i]] for i in range(len(requests))]
-    if len(out) != len(requests):
-        raise RunError(f"adapter {adapter.name} returned {len(out)} results for {len(requests)}.")
-    return out
-
-
-def _score_batch(
-    task: Task,
-    samples: Sequence[Sample],
-    requests: Sequence[GenerateRequest],
-    gens: Sequence[Generation],
-) -> list[dict[str, Any]]:
-    """Per-sample record lines; metrics see only successful generations."""
-    scored = [
-        Sample(
-            id=s.id,
-            inputs=s.inputs,
-            references=s.references,
-            prediction=g.text,
-            outputs=g.outputs,
-            prompt=r.prompt,
-        )
-        for s, r, g in zip(samples, requests, gens, strict=True)
-        if g.ok
-    ]
-    per_metric = {e.key: e.metric.sample_stats(scored) if scored else [] for e in task.metrics}
-    warned = {e.key: e.metric.sample_warnings(scored) if scored else [] for e in task.metrics}
-    lines = []
-    k = 0
-    for s, r, g in zip(samples, requests, gens, strict=True):
-        line: dict[str, Any] = {
-            "task": task.name,
-            "id": s.id,
-            "prompt": r.prompt,
-            "prediction": g.text if g.ok else None,
-            "references": list(s.references),
-            "error": None if g.ok else (g.error or "no output"),
-            "cached": g.cached,
-            "stats": {},
-        }
-        if g.ok and g.outputs:
-            line["outputs"] = dict(g.outputs)
-        if g.ok:
-            line["stats"] = {key: stats[k] for key, stats in per_metric.items()}
-            notes = {key: w[k] for key, w in warned.items() if w and w[k]}
-            if notes:
-                line["warnings"] = notes
-            k += 1
-        lines.append(line)
-    return lines
 
 
 def _count_warnings(lines: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -274,6 +209,7 @@ def compute_results(
                         n_errors=n_err,
                         higher_is_better=entry.metric.value_higher_is_better(name),
                         signature=entry.metric.signature(),
+                        target=entry.metric.value_target(name),
                     )
                 )
     return rows, task_info
@@ -307,6 +243,7 @@ def run_suite(
         suite = load_suite(suite)
     baseline = load_run(opts.baseline) if opts.baseline is not None else None
     seed = suite.spec.seed if opts.seed is None else opts.seed
+    executor = make_executor(merge_specs(suite.spec.executor, opts.executor))
     datasets = {
         t.name: load_dataset(t.dataset_path, t.spec.dataset, t.templates, opts.limit)
         for t in suite.tasks
@@ -315,7 +252,7 @@ def run_suite(
     spec = model if isinstance(model, str) else f"{adapter.name}:<object>"
     info = adapter.info()
     # Tasks that name their own model get their own adapter (one per distinct spec).
-    own = {t.model: build_adapter(t.model) for t in suite.tasks if t.model is not None}
+    own = {m: build_adapter(m) for m in dict.fromkeys(t.model for t in suite.tasks) if m}
     adapters = {t.name: own[t.model] if t.model is not None else adapter for t in suite.tasks}
     infos = {name: a.info() for name, a in adapters.items()}
     requests = {t.name: _requests(t, datasets[t.name], seed) for t in suite.tasks}
@@ -346,25 +283,44 @@ def run_suite(
         for t in suite.tasks
     }
     total = sum(len(v) for v in pending.values())
+    slots = {
+        t.name: TaskSlot(
+            task=t,
+            adapter=adapters[t.name],
+            info=infos[t.name],
+            spec=t.model or (model if isinstance(model, str) else None),
+            options={} if t.model is not None else dict(opts.model_options),
+        )
+        for t in suite.tasks
+    }
+
+    def batches() -> Iterator[Batch]:
+        for task in suite.tasks:
+            ds, reqs = datasets[task.name], requests[task.name]
+            todo = pending[task.name]
+            for start in range(0, len(todo), batch):
+                idx = todo[start : start + batch]
+                yield Batch(task, tuple(ds.samples[i] for i in idx), tuple(reqs[i] for i in idx))
+
     from tqdm.auto import tqdm
 
     try:
-        with tqdm(
-            total=total, disable=not opts.progress, unit="sample", file=sys.stderr, desc=suite.name
-        ) as bar:
-            for task in suite.tasks:
-                ds, reqs = datasets[task.name], requests[task.name]
-                todo = pending[task.name]
-                for start in range(0, len(todo), batch):
-                    idx = todo[start : start + batch]
-                    b_reqs = [reqs[i] for i in idx]
-                    a = adapters[task.name]
-                    gens = _call_adapter(
-                        a, cache if a.cacheable else None, infos[task.name], b_reqs
-                    )
-                    lines = _score_batch(task, [ds.samples[i] for i in idx], b_reqs, gens)
-                    append_samples(out_dir / SAMPLES, lines)
-                    bar.update(len(idx))
+        # The executor serves and scores the batches (in this process, or on Ray workers) and
+        # hands back each batch's lines as it completes; only this process writes the record.
+        with (
+            executor,
+            tqdm(
+                total=total,
+                disable=not opts.progress,
+                unit="sample",
+                file=sys.stderr,
+                desc=suite.name,
+            ) as bar,
+        ):
+            for done_batch, lines in executor.run(batches(), slots, cache):
+                append_samples(out_dir / SAMPLES, lines)
+                bar.update(len(done_batch))
+        header["executor"] = executor.describe()
     finally:
         if cache is not None:
             cache.close()

@@ -88,7 +88,9 @@ def bootstrap_ci(
     """
     names = metric.value_names()
     n = len(stats)
-    if n == 0 or resamples <= 0:
+    # A metric may opt out (``resample = False``: FID on wide features, KID, IS), when each
+    # resample costs an eigendecomposition or many kernel subsets.
+    if n == 0 or resamples <= 0 or not getattr(metric, "resample", True):
         return {k: (float("nan"), float("nan")) for k in names}
     matrix = np.asarray(stats, dtype=np.float64) if isinstance(metric, VectorMetric) else None
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in names}
@@ -98,7 +100,11 @@ def bootstrap_ci(
             chunks[k].append(vals[k])
     alpha = (1.0 - confidence) / 2.0
     out = {}
+    with_interval = set(metric.interval_values())
     for k in names:
+        if k not in with_interval:
+            out[k] = (float("nan"), float("nan"))
+            continue
         arr = np.concatenate(chunks[k])
         arr = arr[~np.isnan(arr)]
         if arr.size == 0:

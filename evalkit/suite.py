@@ -55,6 +55,9 @@ class GenerationSpec(_Strict):
     temperature: float = Field(default=0.0, ge=0.0)
     stop: list[str] = Field(default_factory=list)
     seed: int | None = None
+    #: Samples per prompt (seeded: sample k of a request seeded s uses ``sample_seed(s, k)``);
+    #: all are kept in the record (``outputs.samples``) and diversity metrics use them.
+    n: int = Field(default=1, ge=1, le=1000)
 
 
 class RetrievalSpec(_Strict):
@@ -82,6 +85,9 @@ class TaskSpec(_Strict):
     dataset: DatasetSpec
     prompt: str = "{input}"
     continuation: str | None = None
+    #: More templates sent as the same request (counterfactual pairs: ``["{text_b}"]``); their
+    #: results are the sample's ``outputs.variants``.
+    prompt_variants: list[str] = Field(default_factory=list)
     #: A model spec for this task only (``hf:../models/...``; paths relative to the suite
     #: file), e.g. to score a bundled checkpoint's perplexity next to replayed predictions.
     model: str | None = None
@@ -91,25 +97,35 @@ class TaskSpec(_Strict):
     metrics: list[str | dict[str, dict[str, Any] | None]] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
 
+    @field_validator("prompt_variants")
+    @classmethod
+    def _variants_parse(cls, value: list[str]) -> list[str]:
+        for v in value:
+            _check_template(v)
+        return value
+
     @field_validator("prompt", "continuation")
     @classmethod
     def _template_parses(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
-        except ValueError as exc:
+        return value if value is None else _check_template(value)
+
+
+def _check_template(value: str) -> str:
+    """A ``str.format`` template over plain field names, or ValueError."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+    except ValueError as exc:
+        raise ValueError(
+            f"prompt is not a valid str.format template ({exc}); "
+            "double literal braces: {{{{ }}}}"
+        ) from exc
+    for f in fields:
+        if not f or not f.isidentifier():
             raise ValueError(
-                f"prompt is not a valid str.format template ({exc}); "
-                "double literal braces: {{{{ }}}}"
-            ) from exc
-        for f in fields:
-            if not f or not f.isidentifier():
-                raise ValueError(
-                    f"prompt field {{{f}}} must be a plain field name such as {{question}}; "
-                    "attribute and index lookups are not allowed"
-                )
-        return value
+                f"prompt field {{{f}}} must be a plain field name such as {{question}}; "
+                "attribute and index lookups are not allowed"
+            )
+    return value
 
 
 class BootstrapSpec(_Strict):
@@ -117,6 +133,20 @@ class BootstrapSpec(_Strict):
 
     resamples: int = Field(default=1000, ge=0)
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+
+
+class ExecutorSpec(_Strict):
+    """Where batches are served and scored (``executor: ray`` or a mapping); see docs/ray.md.
+
+    Not part of the suite fingerprint: the executor never changes a result.
+    """
+
+    kind: Literal["local", "ray"] = "local"
+    #: Ray cluster to join (``host:6379``, ``ray://host:10001``, ``auto``); None: a new local one.
+    address: str | None = None
+    workers: int | None = Field(default=None, ge=1)
+    gpus_per_worker: float | None = Field(default=None, gt=0)
+    runtime_env: dict[str, Any] | None = None
 
 
 class SuiteSpec(_Strict):
@@ -127,7 +157,13 @@ class SuiteSpec(_Strict):
     seed: int = 0
     batch_size: int = Field(default=32, ge=1)
     bootstrap: BootstrapSpec = BootstrapSpec()
+    executor: ExecutorSpec | None = None
     tasks: list[TaskSpec] = Field(min_length=1)
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_name(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -158,7 +194,8 @@ class Task:
     @property
     def templates(self) -> list[str]:
         """The task's prompt templates (prompt, and continuation when there is one)."""
-        return [t for t in (self.spec.prompt, self.spec.continuation) if t is not None]
+        templates = (self.spec.prompt, self.spec.continuation, *self.spec.prompt_variants)
+        return [t for t in templates if t is not None]
 
 
 @dataclass(frozen=True)
@@ -176,7 +213,8 @@ class Suite:
 
     def fingerprint(self) -> str:
         """SHA-256 of the canonical suite configuration (dataset contents are hashed apart)."""
-        canon = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True)
+        spec = self.spec.model_dump(mode="json", exclude={"executor"})
+        canon = json.dumps(spec, sort_keys=True)
         return hashlib.sha256(canon.encode()).hexdigest()
 
 
@@ -301,6 +339,12 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
         where = f"{path}:{ln}: {_loc_to_path(where_loc)}"
         try:
             cls = METRICS.get(name)
+            # Parameters that name files (image metrics' reference and weights) are relative to
+            # the suite file, like dataset paths.
+            for key in getattr(cls, "path_params", ()):
+                value = params.get(key)
+                if isinstance(value, str) and value and not Path(value).is_absolute():
+                    params[key] = str((path.parent / value).resolve())
             metric = cls.build(params)
         except EvalkitError as exc:
             raise ConfigError(f"{where}: {exc}") from None

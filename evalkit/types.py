@@ -32,7 +32,14 @@ class Sample:
 
 
 #: Request kinds, each served by the adapter method of the same name.
-REQUEST_KINDS = ("generate", "loglikelihood", "loglikelihood_rolling", "retrieve")
+REQUEST_KINDS = (
+    "generate",
+    "loglikelihood",
+    "loglikelihood_rolling",
+    "retrieve",
+    "embed",
+    "generate_images",
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,18 @@ class GenerateRequest:
       carry the task's ``corpus`` (an absolute path), ``corpus_sha256`` (so that cached
       rankings follow the corpus contents) and ``depth`` (how many documents to return).
 
+    - ``embed``: a sentence embedding of ``prompt`` (``outputs = {"embedding": [float, ...]}``).
+    - ``generate_images``: an image for ``prompt`` (``outputs = {"image": REF}``, REF a file
+      path, ``FILE.npz#ROW`` or an inline ``data:image/png;base64,...``; see
+      :mod:`evalkit.image_io`).
+
     ``task`` and ``sample_id`` let adapters that replay stored outputs (``predictions:``) find
     theirs; they never change what a live model produces and are not part of the cache key.
+
+    ``n`` asks for that many samples of the prompt and ``variants`` for the same request on
+    other prompts (counterfactual pairs); :meth:`evalkit.adapters.base.ModelAdapter.call`
+    expands them into single requests (sample ``k`` seeded by :func:`sample_seed`, with
+    ``sample_index=k``) and gathers the results into one Generation (see there).
     """
 
     prompt: str
@@ -63,6 +80,9 @@ class GenerateRequest:
     kind: str = "generate"
     continuation: str | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    n: int = 1
+    variants: tuple[str, ...] = ()
+    sample_index: int = 0
 
     def option(self, name: str, default: Any = None) -> Any:
         """One of the request's ``options``."""
@@ -82,7 +102,30 @@ class GenerateRequest:
             fields["continuation"] = self.continuation
         if self.options:
             fields["options"] = dict(self.options)
+        if self.n != 1:
+            fields["n"] = self.n
+        if self.variants:
+            fields["variants"] = list(self.variants)
         return fields
+
+
+def sample_seed(seed: int | None, k: int) -> int | None:
+    """The seed of sample ``k`` of a request seeded ``seed``: sample 0 keeps it.
+
+    Later samples get seeds derived by SHA-256, so they do not collide with other requests'
+    seeds as ``seed + k`` would.
+
+    >>> sample_seed(7, 0), sample_seed(None, 3)
+    (7, None)
+    >>> sample_seed(7, 1) == sample_seed(7, 1) != sample_seed(7, 2)
+    True
+    """
+    if seed is None or k == 0:
+        return seed
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed}:{k}".encode()).digest()
+    return int.from_bytes(digest[:7], "big")
 
 
 @dataclass(frozen=True)
@@ -144,6 +187,9 @@ class MetricResult:
     n_errors: int
     higher_is_better: bool
     signature: str
+    #: A value with an ideal point (a preference share: 50); closer is better. Only rows of
+    #: such values carry the ``target`` key.
+    target: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The row as a plain dict, in the documented key order."""
@@ -157,4 +203,4 @@ class MetricResult:
             "n_errors": self.n_errors,
             "higher_is_better": self.higher_is_better,
             "signature": self.signature,
-        }
+        } | ({} if self.target is None else {"target": self.target})

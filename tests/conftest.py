@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -27,8 +28,8 @@ def quickstart_copy(path: Path, edit: Callable[[str], str] = lambda t: t) -> Pat
     """Write an edited copy of the quickstart suite to ``path``, with its paths made absolute."""
     base = QUICKSTART.parent
     text = QUICKSTART.read_text(encoding="utf-8")
-    text = text.replace("path: quickstart/", f"path: {base}/quickstart/")
-    text = text.replace("path: lm/", f"path: {base}/lm/")
+    # Dataset paths, image references and image models are relative to the suite's folder.
+    text = re.sub(r"(path: |reference: |images:)(?=[a-z]+/)", rf"\g<1>{base}/", text)
     text = text.replace("hf:../models/", f"hf:{(base.parent / 'models').resolve()}/")
     path.write_text(edit(text), encoding="utf-8")
     return path

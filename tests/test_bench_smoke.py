@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -121,3 +122,24 @@ def test_bertscore_bench_rows() -> None:
             assert row.parity_max_abs_diff is not None and row.parity_max_abs_diff < 1e-6
     skipped = [r for r in rows if r.skipped is not None]
     assert [r.impl for r in skipped] == ["torchmetrics bert_score"]
+
+
+def test_image_benchmark_rows_agree() -> None:
+    """bench/image.py at a small size: FID parity with pytorch-fid, and an extraction rate."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        image = importlib.import_module("image")
+    finally:
+        sys.path.remove(str(BENCH))
+    rows = image.run(sizes=[300], repeats=1, dims=32)
+    groups = {r.group for r in rows}
+    assert groups == {"FID (d=32)", "digits-cnn features"}
+    peer = next(r for r in rows if r.group == "FID (d=32)" and not r.is_evalkit)
+    if peer.skipped is None:
+        assert peer.ratio is not None and peer.ratio > 0
+        assert peer.parity_max_abs_diff is not None
+    rates = image.throughput(rows)
+    assert set(rates) == {300} and rates[300] > 0
+    a, b = image.features(300, 32)
+    assert a.shape == (300, 32) and np.array_equal(a, image.features(300, 32)[0])
+    assert not np.array_equal(a, b)

@@ -100,7 +100,7 @@ def test_bad_data_line_exits_2(
 
 def test_validate_and_metrics(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _main(["validate", str(QUICKSTART)], capsys)
-    assert code == 0 and "5 tasks, 128 samples" in out
+    assert code == 0 and "8 tasks, 442 samples" in out
     result = CliRunner().invoke(cli, ["metrics", "--json"])
     assert result.exit_code == 0
     listing = {m["name"]: m for m in json.loads(result.output)}

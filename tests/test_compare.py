@@ -35,19 +35,35 @@ def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str
 def test_same_run_twice_is_never_significant(ab: tuple[Path, Path]) -> None:
     doc = compare_runs([ab[0], ab[0]], CompareOptions(resamples=200))
     assert doc["exit_code"] == 0 and doc["regressions"] == 0
-    assert all(r["p_value"] == 1.0 and not r["significant"] for r in doc["comparisons"])
+    tested = [r for r in doc["comparisons"] if r["change"] != "not tested"]
+    assert all(r["p_value"] == 1.0 and not r["significant"] for r in tested)
     assert all(r["delta"] == 0 for r in doc["comparisons"])
 
 
+def test_set_level_metrics_that_skip_resampling_are_not_tested(ab: tuple[Path, Path]) -> None:
+    # KID and IS (resample = False: a kernel or split computation per resample) get values and
+    # a delta but no paired test; they stay out of the Holm correction. Digits-FID is tested.
+    doc = compare_runs([ab[0], ab[1]], CompareOptions(resamples=200))
+    rows = {r["metric"]: r for r in doc["comparisons"] if r["task"] == "digits"}
+    for name in ("kid", "inception_score"):
+        row = rows[name]
+        assert row["p_value"] is None and row["p_adjusted"] is None and row["ci_low"] is None
+        assert row["change"] == "not tested" and row["significant"] is False
+        assert row["value_a"] == row["value_b"] and row["delta"] == 0  # the same pinned model
+    assert rows["fid"]["p_value"] == 1.0 and rows["fid"]["change"] == "no significant change"
+    tested = [r for r in doc["comparisons"] if r["p_value"] is not None]
+    assert len(tested) == len(doc["comparisons"]) - 2
+
+
 def test_a_vs_b_finds_regressions_with_holm(ab: tuple[Path, Path]) -> None:
-    doc = compare_runs([ab[0], ab[1]], CompareOptions(resamples=500))
+    doc = compare_runs([ab[0], ab[1]], CompareOptions(resamples=2000))
     rows = {(r["task"], r["metric"]): r for r in doc["comparisons"]}
     bleu = rows[("translate", "bleu")]
     assert bleu["value_b"] < bleu["value_a"] and bleu["ci_high"] < 0
     assert bleu["n"] == 19 and bleu["errors_excluded"] == 1  # B's failed call is not scored
-    m = len(doc["comparisons"])
-    assert bleu["p_value"] == pytest.approx(1 / 501)
-    assert bleu["p_adjusted"] == pytest.approx(min(1.0, m / 501))
+    m = sum(r["p_value"] is not None for r in doc["comparisons"])  # tests Holm corrects
+    assert bleu["p_value"] == pytest.approx(1 / 2001)
+    assert bleu["p_adjusted"] == pytest.approx(min(1.0, m / 2001))
     assert bleu["change"] == "regressed" and doc["exit_code"] == 1
     ter = rows[("translate", "ter")]
     assert ter["delta"] > 0 and ter["change"] == "regressed"  # TER: higher is worse
@@ -74,7 +90,13 @@ def test_mismatched_signature_is_refused(ab: tuple[Path, Path], tmp_path: Path) 
 def test_disjoint_samples_refused_unless_intersection(
     ab: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    run_suite(QUICKSTART, f"predictions:{SYS_B}", tmp_path / "lim", RunOptions(limit=10))
+    # Only the first 10 translations (a dataset limit: `--limit 10` would leave 10 digits, too
+    # few for FID's covariance).
+    limited = quickstart_copy(
+        tmp_path / "lim.yaml",
+        lambda t: t.replace("translate.jsonl,", "translate.jsonl, limit: 10,"),
+    )
+    run_suite(limited, f"predictions:{SYS_B}", tmp_path / "lim")
     with pytest.raises(ConfigError, match=r"scored different samples.*--intersection"):
         compare_runs([ab[0], tmp_path / "lim"])
     doc = compare_runs([ab[0], tmp_path / "lim"], CompareOptions(intersection=True, resamples=100))

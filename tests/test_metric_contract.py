@@ -195,11 +195,33 @@ RANKING = {"precision", "recall", "hit_rate", "mrr", "ndcg", "map", "r_precision
 #: ``idf=True`` recomputes document frequencies over the references it aggregates).
 NON_ADDITIVE = {"bertscore"}
 
+#: Reference-free diversity metrics and pair/group-based bias probes: their inputs are sampled
+#: outputs, prompt variants, embeddings or groups, not (prediction, references) pairs; the same
+#: contract (JSON round trip, order and batch invariance, named errors, signature, twin,
+#: docstring) is checked in tests/test_diversity_bias.py::test_contract.
+DIVERSITY_AND_BIAS = {
+    "distinct_n",
+    "ngram_entropy",
+    "repetition",
+    "self_bleu",
+    "embedding_diversity",
+    "counterfactual_gap",
+    "counterfactual_ll_gap",
+    "stereotype_preference",
+    "weat",
+    "group_fairness",
+}
+
+
+#: Image metrics score generated images against reference images, not texts; their contract is
+#: in tests/test_image_contract.py (which checks that it covers all of them).
+IMAGE = {"fid", "kid", "inception_score"}
+
 
 def test_every_registered_metric_is_covered() -> None:
-    assert set(METRICS.names()) == set(CASES) | MODEL_SCORED | RANKING, (
-        "add the new metric to CASES in tests/test_metric_contract.py"
-    )
+    assert set(METRICS.names()) == (
+        set(CASES) | MODEL_SCORED | RANKING | DIVERSITY_AND_BIAS | IMAGE
+    ), "add the new metric to CASES in tests/test_metric_contract.py"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -33,8 +33,12 @@ def test_quickstart_loads_and_builds_metrics() -> None:
         "qa",
         "lm_step0075",
         "lm_step0600",
+        "stereotype",
+        "diversity",
+        "digits",
     ]
-    assert all(str(t.model).startswith("hf:/") for t in suite.tasks[3:])
+    assert all(str(t.model).startswith("hf:/") for t in suite.tasks[3:-1])
+    assert str(suite.tasks[-1].model).startswith("images:/")  # resolved next to the suite
     assert [e.key for e in suite.tasks[0].metrics] == ["bleu", "chrf", "ter", "meteor", "bertscore"]
     assert len(suite.fingerprint()) == 64
 

@@ -2,13 +2,16 @@
 
 The function takes a list of prompts and returns a list of completions of the same length. An
 item that is ``None`` or an exception instance is a failed call; if the function raises, every
-request of that batch is recorded as failed with the exception's message.
+request of that batch is recorded as failed with the exception's message. A function with a
+``seeds`` keyword parameter also gets each request's seed (``seeds=[int | None, ...]``), so it
+can sample: a task with ``generation: {n: 5}`` sends each prompt five times with five seeds.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,11 +66,16 @@ class CallableAdapter(ModelAdapter):
         self.target = target
         self.options = dict(options)
         self.fn = load_callable(target)
+        try:
+            self._takes_seeds = "seeds" in inspect.signature(self.fn).parameters
+        except (TypeError, ValueError):  # builtins without a signature
+            self._takes_seeds = False
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         prompts = [r.prompt for r in requests]
+        extra = {"seeds": [r.seed for r in requests]} if self._takes_seeds else {}
         try:
-            outputs = self.fn(prompts, **self.options)
+            outputs = self.fn(prompts, **self.options, **extra)
         except Exception as exc:
             msg = f"{type(exc).__name__}: {exc}"
             return [Generation(text=None, error=msg) for _ in requests]

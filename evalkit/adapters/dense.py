@@ -93,7 +93,7 @@ class DenseAdapter(ModelAdapter):
     """
 
     name: ClassVar[str] = "dense"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"retrieve"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"retrieve", "embed"})
 
     def __init__(
         self,
@@ -210,7 +210,7 @@ class DenseAdapter(ModelAdapter):
 
     def prepare(self, requests: Mapping[str, Sequence[GenerateRequest]]) -> None:
         for task, reqs in requests.items():
-            for options in {r.options for r in reqs}:
+            for options in {r.options for r in reqs if r.kind == "retrieve"}:
                 path, _ = request_corpus(self.name, dict(options), task)
                 self.corpus_embeddings(path)
 
@@ -233,6 +233,17 @@ class DenseAdapter(ModelAdapter):
                 ranking = top_ranking(corpus.ids, scores[row], depth)
                 out[i] = Generation(text=None, outputs={"ranking": ranking})
         return [g for g in out if g is not None]
+
+    def embed(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """Unit-length sentence embeddings of the prompts (``outputs["embedding"]``)."""
+        if not requests:
+            return []
+        try:
+            vectors = self.encode([r.prompt for r in requests])
+        except RuntimeError as exc:
+            error = f"dense: embedding failed: {type(exc).__name__}: {exc}"
+            return [Generation(text=None, error=error) for _ in requests]
+        return [Generation(text=None, outputs={"embedding": v.tolist()}) for v in vectors]
 
     def info(self) -> dict[str, Any]:
         return {

@@ -1,7 +1,9 @@
 """``scripted:MODE``: a deterministic offline model for tests and demos.
 
 Modes: ``echo`` (the prompt), ``upper``, ``reverse`` (words reversed), or a path to a JSON file
-``{"responses": {prompt: text}, "errors": {prompt: message}, "default": "echo"}``. Options
+``{"responses": {prompt: text}, "errors": {prompt: message}, "default": "echo"}``. A response
+may be a list of texts: sample ``k`` of a request for ``n`` samples gets item ``k`` modulo
+the list's length (a deterministic stand-in for sampling). Options
 ``fail_ids`` (a comma-separated list or a list of sample ids) make those calls fail.
 Nothing is random, so runs and cache keys are reproducible.
 """
@@ -42,7 +44,7 @@ class ScriptedAdapter(ModelAdapter):
         self,
         target: str = "echo",
         *,
-        responses: dict[str, str] | None = None,
+        responses: dict[str, str | list[str]] | None = None,
         errors: dict[str, str] | None = None,
         fail_ids: str | Sequence[str] = (),
     ) -> None:
@@ -76,7 +78,10 @@ class ScriptedAdapter(ModelAdapter):
             elif r.prompt in self.errors:
                 out.append(Generation(text=None, error=self.errors[r.prompt]))
             elif r.prompt in self.responses:
-                out.append(Generation(text=self.responses[r.prompt]))
+                text = self.responses[r.prompt]
+                if isinstance(text, list):
+                    text = text[r.sample_index % len(text)]
+                out.append(Generation(text=text))
             else:
                 out.append(Generation(text=_MODES[self.default](r.prompt)))
         return out

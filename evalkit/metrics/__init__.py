@@ -19,19 +19,32 @@ __all__ = [
     "bertscore",
     "bleu",
     "chrf",
+    "counterfactual_gap",
+    "counterfactual_ll_gap",
+    "distinct_n",
+    "embedding_diversity",
     "exact_match",
+    "fid",
+    "group_fairness",
     "hit_rate",
+    "inception_score",
+    "kid",
     "meteor",
     "mrr",
     "ndcg",
+    "ngram_entropy",
     "perplexity",
     "precision",
     "r_precision",
     "recall",
+    "repetition",
     "rouge",
     "score",
+    "self_bleu",
+    "stereotype_preference",
     "ter",
     "token_f1",
+    "weat",
 ]
 
 
@@ -160,3 +173,131 @@ def r_precision(qrels: Any, run: Any, **params: Any) -> Score:
     from evalkit.metrics.retrieval import score_run
 
     return score_run("r_precision", qrels, run, **params)
+
+
+# Image metrics: ``generated`` and ``reference`` are folders of PNG/JPEG, .npz/.npy image files,
+# arrays (N, H, W[, C]) or lists of images; see evalkit.metrics.image_metrics.
+
+
+def fid(generated: Any, reference: Any, **params: Any) -> Score:
+    """Fréchet distance of image features; see :class:`evalkit.metrics.image_metrics.FID`."""
+    from evalkit.metrics.image_metrics import score_images
+
+    return score_images("fid", generated, reference, **params)
+
+
+def kid(generated: Any, reference: Any, **params: Any) -> Score:
+    """Kernel Inception Distance; see :class:`evalkit.metrics.image_metrics.KID`."""
+    from evalkit.metrics.image_metrics import score_images
+
+    return score_images("kid", generated, reference, **params)
+
+
+def inception_score(images: Any, **params: Any) -> Score:
+    """Inception Score; see :class:`evalkit.metrics.image_metrics.InceptionScore`."""
+    from evalkit.metrics.image_metrics import score_images
+
+    return score_images("inception_score", images, None, **params)
+
+
+# Diversity and bias probes: reference-free or pair-based inputs; see
+# evalkit.metrics.diversity_metrics and evalkit.metrics.bias_probes.
+
+
+def _outputs_score(metric: str, outputs: Sequence[Any], **params: Any) -> Score:
+    from evalkit._bias_twins import outputs_samples
+    from evalkit.registry import METRICS
+
+    return METRICS.get(metric).build(params).score(outputs_samples(metric, outputs))
+
+
+def distinct_n(outputs: Sequence[Any], **params: Any) -> Score:
+    """Distinct-n; ``outputs[i]`` is prompt i's text or list of samples.
+
+    >>> distinct_n([["a b", "a b"]], n=1).details["distinct_1"]
+    0.5
+    """
+    return _outputs_score("distinct_n", outputs, **params)
+
+
+def ngram_entropy(outputs: Sequence[Any], **params: Any) -> Score:
+    """N-gram entropy in bits; see :class:`evalkit.metrics.diversity_metrics.NgramEntropy`."""
+    return _outputs_score("ngram_entropy", outputs, **params)
+
+
+def repetition(outputs: Sequence[Any], **params: Any) -> Score:
+    """Repeated n-gram share; see :class:`~evalkit.metrics.diversity_metrics.Repetition`."""
+    return _outputs_score("repetition", outputs, **params)
+
+
+def self_bleu(outputs: Sequence[Any], **params: Any) -> Score:
+    """Self-BLEU; see :class:`evalkit.metrics.diversity_metrics.SelfBLEU`."""
+    return _outputs_score("self_bleu", outputs, **params)
+
+
+def embedding_diversity(outputs: Sequence[Any], **params: Any) -> Score:
+    """Mean pairwise cosine distance of sentence embeddings of the outputs.
+
+    See :class:`~evalkit.metrics.diversity_metrics.EmbeddingDiversity`.
+    """
+    return _outputs_score("embedding_diversity", outputs, **params)
+
+
+def counterfactual_gap(
+    outputs_a: Sequence[str],
+    outputs_b: Sequence[str],
+    references: Sequence[Sequence[str]] | None = None,
+    **params: Any,
+) -> Score:
+    """Counterfactual gap of paired outputs.
+
+    See :class:`~evalkit.metrics.bias_probes.CounterfactualGap`.
+
+    ``details`` adds ``cf_gap_ci_low`` / ``cf_gap_ci_high``: a seeded bootstrap over pairs.
+    """
+    from evalkit._bias_twins import paired_text_score
+
+    return paired_text_score(outputs_a, outputs_b, references, **params)
+
+
+def counterfactual_ll_gap(
+    loglik_a: Sequence[float], loglik_b: Sequence[float], **params: Any
+) -> Score:
+    """Counterfactual log-likelihood gap of paired texts.
+
+    See :class:`~evalkit.metrics.bias_probes.CounterfactualLikelihood`.
+    """
+    from evalkit._bias_twins import paired_ll_score
+
+    return paired_ll_score("counterfactual_ll_gap", loglik_a, loglik_b, **params)
+
+
+def stereotype_preference(
+    loglik_more: Sequence[float], loglik_less: Sequence[float], **params: Any
+) -> Score:
+    """Stereotype preference (ideal 50).
+
+    See :class:`~evalkit.metrics.bias_probes.StereotypePreference`.
+    """
+    from evalkit._bias_twins import paired_ll_score
+
+    return paired_ll_score("stereotype_preference", loglik_more, loglik_less, **params)
+
+
+def weat(x: Any, y: Any, a: Any, b: Any, **params: Any) -> Score:
+    """WEAT effect size and p-value of four sets of embeddings (rows).
+
+    See :class:`~evalkit.metrics.bias_probes.WEAT`.
+    """
+    from evalkit._bias_twins import weat_score
+
+    return weat_score(x, y, a, b, **params)
+
+
+def group_fairness(
+    predictions: Sequence[str], labels: Sequence[str], groups: Sequence[Any], **params: Any
+) -> Score:
+    """Group fairness of yes/no outputs; see :class:`~evalkit.metrics.bias_probes.GroupFairness`."""
+    from evalkit._bias_twins import fairness_score
+
+    return fairness_score(predictions, labels, groups, **params)

@@ -99,6 +99,23 @@ class Metric(ABC):
         """Direction of one value (defaults to the class direction)."""
         return self.higher_is_better
 
+    def interval_values(self) -> tuple[str, ...]:
+        """The values that get bootstrap intervals (default: all of them).
+
+        A value whose resampling distribution says nothing about its uncertainty is left out
+        (its interval is NaN): a p-value, or a corpus-level count such as distinct-n, where a
+        resample that draws a prompt twice counts its outputs twice and biases the value down.
+        """
+        return self.value_names()
+
+    def value_target(self, value_name: str) -> float | None:
+        """The ideal point of a value where closer is better (a preference share: 50).
+
+        Such a value is a diagnostic (leave it out of ``primary_values``); the metric reports
+        its distance from the target as a lower-is-better value for comparisons and gates.
+        """
+        return None
+
     @abstractmethod
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         """One JSON-serialisable statistic per sample, in order."""
