@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.errors import ConfigError, InputError
+from evalkit.report.csv_report import COLUMNS as CSV_COLUMNS
 from evalkit.store import SAMPLES, RunRecord, iter_samples, read_header
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,18 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
 Table = Literal["results", "samples"]
 PathLike = str | os.PathLike[str]
 
-#: Columns of ``to_pandas("results")``: the tidy row contract of ``results.json``.
-RESULT_COLUMNS = (
-    "task",
-    "metric",
-    "value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "n_errors",
-    "higher_is_better",
-    "signature",
-)
+#: Columns of ``to_pandas("results")``: the tidy row contract of ``results.json`` (the columns of
+#: ``results.csv``).
+RESULT_COLUMNS = CSV_COLUMNS
 #: Leading columns of ``to_pandas("samples")``; per-sample scores follow as ``score:NAME``.
 SAMPLE_COLUMNS = ("task", "id", "prompt", "prediction", "references", "error", "cached")
 

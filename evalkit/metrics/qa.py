@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import string
+from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import ClassVar
@@ -86,8 +87,9 @@ class _QAMetric(MeanMetric):
     def value_names(self) -> tuple[str, ...]:
         return (self.name,)
 
+    @abstractmethod
     def _pair_score(self, prediction: str, reference: str) -> float:
-        raise NotImplementedError
+        """The score of one prediction against one reference."""
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         """``[score]`` per sample: the best score over its references."""
