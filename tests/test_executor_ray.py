@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from evalkit.errors import RunError
-from evalkit.executors.ray import IN_FLIGHT_PER_WORKER
+from evalkit.executors.ray import IN_FLIGHT_PER_WORKER, RayExecutor
 from evalkit.runner import RunOptions, run_suite
 from evalkit.store import load_run
 from evalkit.suite import ExecutorSpec
@@ -223,6 +223,20 @@ def test_batch_that_keeps_killing_workers_stops_the_run_and_resume_finishes(
     done = run_suite(suite, model, tmp_path / "ray", RunOptions(resume=True, **opts))
     assert done.results == local.results
     _same_lines(tmp_path / "local", tmp_path / "ray")
+
+
+def test_a_lost_batch_is_retried_alone_on_an_idle_worker() -> None:
+    pick = RayExecutor._pick
+    assert IN_FLIGHT_PER_WORKER == 2
+    # A retry waits for an idle worker, even the one it lost when no other is idle...
+    assert pick([1, 0], [False, False], retry=True, avoid=1) == 1
+    assert pick([1, 1], [False, False], retry=True, avoid=None) is None
+    # ...and prefers another one when it can.
+    assert pick([0, 0], [False, False], retry=True, avoid=0) == 1
+    # New batches never queue behind a retry, and fill the least busy worker with room.
+    assert pick([1, 1], [True, False], retry=False, avoid=None) == 1
+    assert pick([1, 2], [True, False], retry=False, avoid=None) is None
+    assert pick([2, 1], [False, False], retry=False, avoid=None) == 1
 
 
 def test_cli_executor_ray(tmp_path: Path) -> None:

@@ -25,12 +25,14 @@ executor's (the ``cached`` flags aside), and a killed run's record is a prefix o
 batches queued on it with it; none of their lines was written, because the driver writes a
 batch only once its result has arrived. The driver starts a new worker in its place (Ray's
 own actor restarts and task retries are off, so that the driver knows exactly what was lost)
-and submits the lost batches again, to another worker when there is one, each at most
-:data:`MAX_BATCH_ATTEMPTS` times in all; every sample is recorded exactly once.
+and submits the lost batches again, each at most :data:`MAX_BATCH_ATTEMPTS` times in all and
+each alone on an idle worker (another one when there is one), so that a batch that kills its
+worker takes no other batch down with it a second time; every sample is recorded exactly once.
 ``results.json`` records the numbers (``executor.lost_workers``, ``executor.retried_batches``).
-A batch that keeps killing its workers, or more than :data:`MAX_LOST_PER_WORKER` lost workers
-per worker of the pool, ends the run with a RunError; the samples written so far stay, and
-``--resume`` continues. An error raised by an adapter or a metric inside a worker
+A batch that keeps killing its workers ends the run with a RunError once the batches ahead of it
+have finished and been written (later ones are dropped); more than :data:`MAX_LOST_PER_WORKER`
+lost workers per worker of the pool end it at once. Either way the samples written so far
+stay, and ``--resume`` continues. An error raised by an adapter or a metric inside a worker
 (bad input, a missing asset) is raised on the driver as itself, as on the local executor.
 
 Ray is imported only here, and only when this executor is built.
@@ -255,6 +257,8 @@ class RayExecutor(Executor):
         todo: deque[tuple[int, Batch, int, int | None]] = deque([(0, first, 1, None)])
         drawn = 1
         load = [0] * len(self._actors)
+        # Workers running a batch that lost its worker before: nothing else is queued on them.
+        alone = [False] * len(self._actors)
         # object ref -> (sequence number, batch, actor index, actor handle, cache keys, attempt)
         running: dict[Any, tuple[int, Batch, int, Any, list[str], int]] = {}
         # Finished batches wait here until every batch before them is handed back, so that the
@@ -262,14 +266,18 @@ class RayExecutor(Executor):
         # of it when the run is killed (resume then appends the rest in order too).
         done: dict[int, tuple[Batch, list[dict[str, Any]]]] = {}
         next_out = 0
-        window = IN_FLIGHT_PER_WORKER * len(self._actors)
         reorder_limit = REORDER_PER_WORKER * len(self._actors)
         exhausted = False
+        # A batch that lost its worker too often stops the run, but not before the batches
+        # ahead of it have finished and been handed back: they were computed (or are being
+        # computed) already, and the record must keep them. Batches after it are dropped.
+        fatal: RunError | None = None
+        stop = -1  # the failed batch's sequence number, once there is one
         while True:
-            while len(running) < window:
+            while True:
                 # New batches wait while too many finished ones wait for an earlier one; lost
                 # batches (the earlier ones, among them) are always submitted again.
-                if not todo and not exhausted and len(done) < reorder_limit:
+                if not todo and not exhausted and fatal is None and len(done) < reorder_limit:
                     nxt = next(source, None)
                     if nxt is None:
                         exhausted = True
@@ -278,9 +286,11 @@ class RayExecutor(Executor):
                         drawn += 1
                 if not todo:
                     break
-                seq, batch, attempt, avoid = todo.popleft()
-                # The least busy worker; a batch that lost its worker goes to another one.
-                a = min(range(len(self._actors)), key=lambda i: (i == avoid, load[i]))
+                seq, batch, attempt, avoid = todo[0]
+                a = self._pick(load, alone, retry=attempt > 1, avoid=avoid)
+                if a is None:
+                    break  # no worker free for it: wait for one
+                todo.popleft()
                 slot = slots[batch.task.name]
                 use = cache if slot.adapter.cacheable else None
                 keys, hits = lookup(use, slot.info, batch.requests)
@@ -288,11 +298,16 @@ class RayExecutor(Executor):
                 ref = actor.process.remote(batch.task.name, batch.samples, batch.requests, hits)
                 running[ref] = (seq, batch, a, actor, keys, attempt)
                 load[a] += 1
+                alone[a] = attempt > 1
+            if fatal is not None and not any(r[0] < stop for r in running.values()):
+                raise fatal  # every batch before the failed one has been handed back
             if not running:
                 return
             [ref], _ = ray.wait(list(running), num_returns=1)
             seq, batch, a, actor, keys, attempt = running.pop(ref)
-            load[a] -= 1
+            if self._actors[a] is actor:
+                load[a] -= 1
+                alone[a] = False
             try:
                 lines, fresh = ray.get(ref)
             except RayTaskError as exc:  # raised by the adapter or a metric: not a lost worker
@@ -312,16 +327,25 @@ class RayExecutor(Executor):
                             f"{type(exc).__name__}: {exc}"
                         ) from None
                     self._replace(a)
+                    load[a] = 0  # the new worker has nothing queued; the old one's batches
+                    alone[a] = False  # come back here as lost, one by one
+                if fatal is not None and seq > stop:
+                    continue  # after the failed batch: dropped anyway
                 if attempt >= MAX_BATCH_ATTEMPTS:
-                    raise RunError(
+                    fatal = RunError(
                         f"task '{batch.task.name}': a batch of {len(batch)} samples (first id "
                         f"'{batch.samples[0].id}') lost its Ray worker {attempt} times; the "
                         "samples written so far are kept: --resume continues the run. Last "
                         f"error: {type(exc).__name__}: {exc}"
-                    ) from None
+                    )
+                    stop = seq
+                    todo = deque(t for t in todo if t[0] < stop)
+                    continue
                 self.retried_batches += 1
                 todo.appendleft((seq, batch, attempt + 1, a))  # later batches wait for it
                 continue
+            if fatal is not None and seq > stop:
+                continue  # finished, but after the failed batch: it cannot be written in order
             if keys and fresh:
                 use = cache if slots[batch.task.name].adapter.cacheable else None
                 if use is not None:
@@ -330,6 +354,24 @@ class RayExecutor(Executor):
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
+
+    @staticmethod
+    def _pick(load: list[int], alone: list[bool], retry: bool, avoid: int | None) -> int | None:
+        """The worker for the next batch, or None when none can take it now.
+
+        A first submission goes to the least busy worker with room in its queue. A batch that
+        lost its worker runs alone on an idle worker (another one than before, when there is
+        one): when several batches go down with a worker nobody can tell which of them killed
+        it (even one that had finished may lose its result), so each gets a run of its own, and
+        a batch that keeps killing workers is soon the only one charged for it.
+        """
+        if retry:
+            free = [i for i, n in enumerate(load) if n == 0]
+        else:
+            free = [i for i, n in enumerate(load) if n < IN_FLIGHT_PER_WORKER and not alone[i]]
+        if not free:
+            return None
+        return min(free, key=lambda i: (i == avoid, load[i]))
 
     def describe(self) -> dict[str, Any]:
         return {
