@@ -5,10 +5,12 @@ Rows (each timed at every ``--sizes`` value: that many paragraphs of Python's bu
 window):
 
 - ``perplexity``: ``evalkit.metrics.perplexity_metric.score_texts(texts, adapter)`` (the
-  ``hf`` adapter: windows sorted by length and batched, ``batch_size`` 16) against the loop
-  people write by hand: for each text, for each window, one forward pass with batch size 1 and
-  no sorting, summing the log-probabilities of the same targets. Both return the corpus
-  perplexity and bits per byte, which must agree before anything is timed.
+  ``hf`` adapter: windows sorted by length and batched, ``batch_size`` 16, the output layer
+  applied to scored positions only, GPT-2's GELU run as PyTorch's fused kernel) against the
+  loop people write by hand, on the model as ``from_pretrained`` loads it: for each text, for
+  each window, one forward pass with batch size 1 and no sorting, summing the
+  log-probabilities of the same targets. Both return the corpus perplexity and bits per byte,
+  which must agree before anything is timed.
 - ``evaluate.load("perplexity")`` (Hugging Face ``evaluate``) where it loads offline: its
   script comes from the Hub, so it is usually a skipped row. With a local copy of the script
   (``$EVALKIT_BENCH_EVALUATE_DIR/perplexity/perplexity.py``) it runs on the model's local
@@ -64,6 +66,17 @@ def corpus(n: int, seed: int = SEED) -> list[str]:
     if n > len(paras):
         raise ValueError(f"--sizes: at most {len(paras)} paragraphs are available, got {n}.")
     return paras[:n]
+
+
+@lru_cache(maxsize=1)
+def _plain_model() -> tuple[Any, Any]:
+    """The model and tokenizer as a user loads them: ``from_pretrained``, nothing changed."""
+    import transformers
+
+    _adapter()  # sets the thread count first
+    device = os.environ.get("EVALKIT_BENCH_DEVICE", "cpu")
+    model = transformers.AutoModelForCausalLM.from_pretrained(MODEL).to(device).eval()
+    return model, transformers.AutoTokenizer.from_pretrained(MODEL)
 
 
 @lru_cache(maxsize=1)
@@ -197,7 +210,7 @@ def build(size: int, *, seed: int = SEED, with_evaluate: bool = True) -> list[Gr
     peers = [
         Case(
             "transformers loop (batch 1)",
-            lambda: plain_loop(texts, adapter.model, adapter.tokenizer),
+            lambda: plain_loop(texts, *_plain_model()),
         )
     ]
     module, skip = load_evaluate_perplexity() if with_evaluate else (None, "not requested")

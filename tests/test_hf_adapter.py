@@ -226,6 +226,34 @@ def test_batch_size_and_padding_side_do_not_change_results(kind: str) -> None:
         _assert_close(results[0], other)
 
 
+def test_fast_paths_do_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Scoring runs GPT-2's GELU as PyTorch's fused kernel and applies the output layer to the
+    # scored positions only; neither may change a number beyond float rounding.
+    rolls = [rolling(t, max_length=48, stride=16) for t in TEXTS[:5]]
+    rolls += [rolling(t) for t in TEXTS[5:9]]
+    pairs = [pair("x =", " 1"), pair("The", " value of"), pair(TEXTS[0][:40], TEXTS[0][40:90])]
+
+    def scores(adapter: HFAdapter) -> list[dict[str, Any]]:
+        return _values(adapter.call(rolls)) + _values(adapter.call(pairs))
+
+    fast = HFAdapter(str(LATEST), batch_size=4)
+    acts = {type(m).__name__ for m in fast.model.modules() if "GELU" in type(m).__name__}
+    assert acts == {"GELUTanh"} and fast.info()["fused_gelu"] is True
+    plain = HFAdapter(str(LATEST), batch_size=4, fused_gelu=False)
+    assert {type(m).__name__ for m in plain.model.modules() if "GELU" in type(m).__name__} == {
+        "NewGELUActivation"
+    }
+    assert plain.info()["fused_gelu"] is False
+    plain._gather_head = False  # every position through the output layer, then picked
+    _assert_close(scores(plain), scores(fast))
+    # A model whose output layer is not what get_output_embeddings() names is noticed (the
+    # logits come back whole) and scored the plain way from then on.
+    odd = HFAdapter(str(LATEST), batch_size=4)
+    monkeypatch.setattr(odd.model, "get_output_embeddings", lambda: torch.nn.Identity())
+    _assert_close(scores(odd), scores(fast))
+    assert odd._gather_head is False
+
+
 def test_pad_tokens_are_never_scored(tiny: HFAdapter) -> None:
     tok = tiny.tokenizer
     requests = [rolling(t) for t in TEXTS]

