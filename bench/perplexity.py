@@ -75,7 +75,8 @@ def _plain_model() -> tuple[Any, Any]:
 
     _adapter()  # sets the thread count first
     device = os.environ.get("EVALKIT_BENCH_DEVICE", "cpu")
-    model = transformers.AutoModelForCausalLM.from_pretrained(MODEL).to(device).eval()
+    model: Any = transformers.AutoModelForCausalLM.from_pretrained(MODEL)
+    model.to(device).eval()
     return model, transformers.AutoTokenizer.from_pretrained(MODEL)
 
 
