@@ -125,6 +125,8 @@ class _NgramCounts(Metric):
 
     requires: ClassVar[frozenset[str]] = frozenset({"prediction"})
     reference_packages: ClassVar[tuple[str, ...]] = ()
+    #: The values are ``{prefix}_{n}`` (corpus-level) and ``{prefix}_{n}_per_prompt``.
+    prefix: ClassVar[str]
 
     def __init__(self, *, n: int = 2, tokenize: str = "whitespace", lowercase: bool = False):
         _check_order(self.name, n)
@@ -148,6 +150,10 @@ class _NgramCounts(Metric):
 
     def signature_fields(self) -> dict[str, Any]:
         return _renamed(super().signature_fields(), "tokenize", "tok")
+
+    def value_names(self) -> tuple[str, ...]:
+        k = self.params["n"]
+        return (f"{self.prefix}_{k}", f"{self.prefix}_{k}_per_prompt")
 
     def interval_values(self) -> tuple[str, ...]:
         # Corpus-level counts: a resample that draws a prompt twice counts its outputs twice,
@@ -182,10 +188,7 @@ class DistinctN(_NgramCounts):
 
     name: ClassVar[str] = "distinct_n"
     higher_is_better: ClassVar[bool] = True
-
-    def value_names(self) -> tuple[str, ...]:
-        k = self.params["n"]
-        return (f"distinct_{k}", f"distinct_{k}_per_prompt")
+    prefix: ClassVar[str] = "distinct"
 
     def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
         corpus, per = self.value_names()
@@ -239,10 +242,7 @@ class NgramEntropy(_NgramCounts):
 
     name: ClassVar[str] = "ngram_entropy"
     higher_is_better: ClassVar[bool] = True
-
-    def value_names(self) -> tuple[str, ...]:
-        k = self.params["n"]
-        return (f"entropy_{k}", f"entropy_{k}_per_prompt")
+    prefix: ClassVar[str] = "entropy"
 
     def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
         corpus, per = self.value_names()

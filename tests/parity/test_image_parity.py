@@ -4,7 +4,8 @@
   ``_compute_fid`` (eigenvalues of ``S1 S2``) and ``FrechetInceptionDistance`` with a custom
   feature module. ``pytorch_fid.fid_score`` imports torchvision at module level, which cannot
   be installed next to the CPU torch here (DESIGN.md, "known traps"), so the test compiles that
-  one function from the installed package's source file and runs it unchanged.
+  one function from the installed package's source file and runs it unchanged (with the loader
+  of ``bench/image.py``).
 - KID: torchmetrics' ``poly_kernel`` + ``maximum_mean_discrepancy`` and its
   ``KernelInceptionDistance`` with one subset of all images (its subsets are drawn with torch's
   RNG, so only the full-set subset is comparable).
@@ -14,11 +15,10 @@
 
 from __future__ import annotations
 
-import ast
-import importlib.util
+import importlib
+import sys
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,26 +30,21 @@ from evalkit.metrics.image_metrics import (
     inception_score_from_logits,
     kid_from_features,
 )
+from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
 
 
 def _pytorch_fid_function() -> Callable[..., Any]:
-    spec = importlib.util.find_spec("pytorch_fid")
-    if spec is None or not spec.submodule_search_locations:
+    """pytorch-fid's ``calculate_frechet_distance``, loaded as the image benchmark loads it."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        found = importlib.import_module("image").pytorch_fid_distance()
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    if found is None:
         pytest.skip("pytorch-fid is not installed (pip install --no-deps pytorch-fid)")
-    source = Path(next(iter(spec.submodule_search_locations))) / "fid_score.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    fn = next(
-        n
-        for n in tree.body
-        if isinstance(n, ast.FunctionDef) and n.name == "calculate_frechet_distance"
-    )
-    from scipy import linalg
-
-    namespace: dict[str, Any] = {"np": np, "linalg": linalg}
-    exec(compile(ast.Module(body=[fn], type_ignores=[]), str(source), "exec"), namespace)
-    result: Callable[..., Any] = namespace["calculate_frechet_distance"]
+    result: Callable[..., Any] = found
     return result
 
 
