@@ -1,8 +1,15 @@
 """JSON over HTTP with bounded retries: the transport of the HTTP model adapters.
 
 Standard library only (``http.client``): one keep-alive connection per worker thread, a
-per-request deadline, and retries with exponential backoff and full jitter that honour
+per-attempt deadline, and retries with exponential backoff and full jitter that honour
 ``Retry-After``.
+
+The deadline (``timeout_s``) bounds an attempt's whole life, not each socket operation: name
+resolution, connect, TLS handshake, sending, the response headers and the body share one
+monotonic deadline, and every blocking read or write is given only the time left. A server
+that dribbles one byte at a time cannot hold a request past ``timeout_s`` (plus scheduling
+noise, a few milliseconds). :meth:`JSONClient.abort` abandons requests in flight at once
+(for Ctrl-C): their sockets are shut down and backoff waits end.
 
 What is retried (each retry counts against ``max_attempts``):
 
@@ -14,8 +21,11 @@ What is retried (each retry counts against ``max_attempts``):
 Every other status (400, 401, 404, 422...) fails at once: asking again gets the same answer.
 
 Secrets (the API key) are never stored here: the caller passes a function that returns the
-headers for each request and one that returns the strings to redact, and every message this
-module produces (errors and log lines) goes through :func:`redact`.
+headers for each request and one that returns the strings to redact. Every text that came
+from a server is redacted *before* it is cut to an excerpt, and every message this module
+produces (errors and log lines) goes through :func:`redact`, which hides every piece of 8 or
+more characters of a secret (so a key cut at any point stays hidden) and any echoed
+``Authorization`` or ``Bearer`` credential.
 """
 
 from __future__ import annotations
@@ -23,13 +33,18 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import email.utils
+import functools
 import http.client
+import io
+import ipaddress
 import json
 import logging
 import math
 import random
+import re
 import select
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -41,21 +56,103 @@ log = logging.getLogger("evalkit.http")
 
 #: What replaces a secret in messages.
 REDACTED = "[REDACTED]"
+#: The shortest piece of a secret that is redacted: a key cut anywhere leaves at most 7 of
+#: its characters on either side of the cut, too few to guess the rest or to use it.
+MIN_PIECE = 8
+#: How much of a response body is read for an error message, redacted, then cut.
+_SCAN_CHARS = 65536
+#: Excerpt lengths: a server's error message, and the start of a malformed 2xx body.
+MESSAGE_CHARS = 300
+MALFORMED_CHARS = 80
+
+# A credential after "Authorization:" (with an optional scheme word such as Bearer or Basic),
+# and a token after "Bearer": an echoed header other than the key itself (a proxy's token).
+_AUTH_VALUE = re.compile(
+    r"""(?i)(\bauthorization\b["']?\s*[:=]\s*["']?(?:[a-z]+\s+)?)(?!\[REDACTED\])[^\s"',;}]+"""
+)
+_BEARER_TOKEN = re.compile(r"""(?i)(\bbearer\s+)(?!\[REDACTED\])[^\s"'<>,;)\]}]{8,}""")
+
+
+def _forms(secret: str) -> set[str]:
+    """The spellings a server may echo a secret in: as is, JSON-escaped, URL-quoted."""
+    escaped = json.dumps(secret)[1:-1]
+    return {
+        secret,
+        escaped,
+        escaped.replace("/", "\\/"),
+        urllib.parse.quote(secret, safe=""),
+    }
+
+
+def _spans(text: str, secret: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds ``secret`` or any piece of it of :data:`MIN_PIECE` characters."""
+    if len(secret) <= MIN_PIECE:
+        pieces = {secret}
+    else:
+        # Every piece of the secret of MIN_PIECE or more characters is a run of overlapping
+        # MIN_PIECE-grams of it, so marking each gram's occurrences covers them all.
+        pieces = {secret[i : i + MIN_PIECE] for i in range(len(secret) - MIN_PIECE + 1)}
+    spans = []
+    for piece in pieces:
+        at = text.find(piece)
+        while at != -1:
+            spans.append((at, at + len(piece)))
+            at = text.find(piece, at + 1)
+    return spans
+
+
+def _replace(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each run of overlapping or touching spans replaced by one marker."""
+    merged: list[list[int]] = []
+    for start, stop in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    out, pos = [], 0
+    for start, stop in merged:
+        out += [text[pos:start], REDACTED]
+        pos = stop
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each secret replaced by ``[REDACTED]``.
+    """``text`` with every piece of a secret and every echoed credential replaced.
 
-    Secrets shorter than 4 characters are ignored: replacing them would garble messages
-    without protecting anything.
+    Each secret, and each run of :data:`MIN_PIECE` (8) or more characters of it, is replaced
+    by ``[REDACTED]``, as is its JSON-escaped or URL-quoted form; so is the value after
+    ``Authorization:`` and a token after ``Bearer``. Secrets shorter than 4 characters are
+    ignored: replacing them would garble messages without protecting anything.
 
-    >>> redact("bad key sk-123456 given", ["sk-123456"])
+    >>> redact("bad key sk-1234567890abcdef given", ["sk-1234567890abcdef"])
     'bad key [REDACTED] given'
+    >>> redact("cut: 7890abcdef", ["sk-1234567890abcdef"])  # a piece left by a cut
+    'cut: [REDACTED]'
+    >>> redact("Authorization: Basic dXNlcjpwYXNz", [])
+    'Authorization: Basic [REDACTED]'
     """
+    spans: list[tuple[int, int]] = []
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    return text
+            for form in _forms(secret):
+                spans.extend(_spans(text, form))
+    if spans:
+        text = _replace(text, spans)
+    text = _AUTH_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+    return _BEARER_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def excerpt(text: str, secrets: Iterable[str], limit: int = MESSAGE_CHARS) -> str:
+    """The first ``limit`` characters of ``text`` once redacted (redaction comes first).
+
+    Cutting first would leave part of a secret that straddles the cut for redaction to miss;
+    redacting the whole text first cannot.
+
+    >>> excerpt("key=sk-1234567890abcdef", ["sk-1234567890abcdef"], limit=12)
+    'key=[REDACTE'
+    """
+    return redact(text[:_SCAN_CHARS], secrets)[:limit]
 
 
 @dataclass(frozen=True)
@@ -164,8 +261,8 @@ def _dropped(sock: socket.socket) -> bool:
         return True
 
 
-def _server_message(body: bytes, limit: int = 300) -> str:
-    """The error text of a failed response: OpenAI's ``error.message`` or the body's start."""
+def _server_message(body: bytes, secrets: Iterable[str], limit: int = MESSAGE_CHARS) -> str:
+    """The redacted error text of a failed response: OpenAI's ``error.message`` or the body."""
     try:
         doc = json.loads(body)
     except ValueError:
@@ -176,8 +273,113 @@ def _server_message(body: bytes, limit: int = 300) -> str:
             err = err.get("message", err)
         if err is not None:
             text = err if isinstance(err, str) else json.dumps(err)
-            return text[:limit]
-    return body[:limit].decode("utf-8", "replace").strip()
+            return excerpt(text, secrets, limit).strip()
+    raw = body[: _SCAN_CHARS * 4].decode("utf-8", "replace")
+    return excerpt(raw, secrets, limit).strip()
+
+
+class _Deadline:
+    """One attempt's deadline on the monotonic clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (> 0).
+
+        Raises:
+            TimeoutError: The deadline has passed.
+        """
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's raw reader that gives each ``recv`` only the time left before a deadline.
+
+    ``http.client`` reads the status line, the headers and the body through a buffered
+    reader over this; a socket timeout alone would restart with every byte received.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        super().__init__()
+        self._sock = sock
+        # An unbuffered socket file counts as a reference to the socket, so a connection
+        # closed under a response (``will_close``) keeps its socket until the body is read.
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._sock.settimeout(self._deadline.remaining())
+        return self._raw.readinto(buffer)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """What ``http.client.HTTPResponse`` needs of a socket: a file that keeps the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """An HTTP response whose every read keeps to the attempt's deadline."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        debuglevel: int = 0,
+        method: str | None = None,
+        url: str | None = None,
+        *,
+        deadline: _Deadline,
+    ) -> None:
+        super().__init__(
+            cast(socket.socket, _DeadlineSocket(sock, deadline)), debuglevel, method, url
+        )
+
+
+def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
+    """``getaddrinfo`` within the deadline (it has no timeout of its own)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:  # a literal address: nothing to look up, nothing can block
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    found: list[Any] = []
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except OSError as exc:
+            found.append(exc)
+
+    # A slow resolver is left to finish on its own in a daemon thread; the attempt moves on.
+    worker = threading.Thread(target=look_up, name="evalkit-http-resolve", daemon=True)
+    worker.start()
+    worker.join(deadline.remaining())
+    if not found:
+        raise TimeoutError
+    if isinstance(found[0], OSError):
+        raise found[0]
+    return cast(list[Any], found[0])
 
 
 class JSONClient:
@@ -189,7 +391,8 @@ class JSONClient:
             has to be stored on this object).
         secrets: Returns the strings to redact from every message.
         policy: Timeouts and retries.
-        sleep: The wait function (tests may pass their own).
+        sleep: The wait function (tests may pass their own); by default a wait that
+            :meth:`abort` ends early.
         rng: The jitter source.
     """
 
@@ -200,7 +403,7 @@ class JSONClient:
         headers: Callable[[], Mapping[str, str]],
         secrets: Callable[[], Iterable[str]] = lambda: (),
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         url = urllib.parse.urlsplit(base_url)
@@ -213,21 +416,25 @@ class JSONClient:
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        """The per-process state (threads, locks, sockets, TLS): never pickled."""
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: set[http.client.HTTPConnection] = set()
+        self._aborted = threading.Event()
+        self._tls: ssl.SSLContext | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_local"] = None
-        state["_lock"] = None
-        state["_open"] = set()
+        for name in ("_local", "_lock", "_open", "_aborted", "_tls"):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._local = threading.local()
-        self._lock = threading.Lock()
+        self._init_runtime()
 
     def _redact(self, text: str) -> str:
         return redact(text, self.secrets())
@@ -264,41 +471,106 @@ class JSONClient:
         for conn in conns:
             conn.close()
 
-    def _attempt(self, path: str, payload: bytes) -> Any:
-        timeout = self.policy.timeout_s
-        deadline = time.monotonic() + timeout
+    def abort(self) -> None:
+        """Abandon every request of this client now (for Ctrl-C), from any thread.
 
-        def remaining() -> float:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            return left
+        Requests in flight fail at once (their sockets are shut down), backoff waits end,
+        and every later :meth:`post` fails without sending: each is recorded as a failed
+        call ("aborted"), never as an answer. The client stays aborted.
+        """
+        self._aborted.set()
+        with self._lock:
+            conns = list(self._open)
+        for conn in conns:
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
-        conn = self._connection()
+    @property
+    def aborted(self) -> bool:
+        """Whether :meth:`abort` was called."""
+        return self._aborted.is_set()
+
+    def _wait(self, seconds: float) -> None:
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            self._aborted.wait(seconds)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            context = ssl.create_default_context()
+            context.set_alpn_protocols(["http/1.1"])
+            self._tls = context
+        return self._tls
+
+    def _open_socket(self, deadline: _Deadline) -> socket.socket:
+        """Resolve, connect (and shake hands over TLS) within the deadline."""
+        port = self.port or (443 if self.scheme == "https" else 80)
+        last: OSError | None = None
+        for family, kind, proto, _, address in _resolve(self.host, port, deadline):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(deadline.remaining())
+                sock.connect(address)
+            except TimeoutError:
+                sock.close()
+                raise
+            except OSError as exc:  # refused on this address: try the next one
+                sock.close()
+                last = exc
+                continue
+            # Small requests on a keep-alive connection: do not let Nagle's algorithm wait
+            # for delayed ACKs.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.scheme != "https":
+                return sock
+            try:
+                tls = self._tls_context().wrap_socket(
+                    sock, server_hostname=self.host, do_handshake_on_connect=False
+                )
+                # One timeout covers the whole handshake (CPython's ssl keeps a deadline).
+                tls.settimeout(deadline.remaining())
+                tls.do_handshake()
+            except BaseException:
+                sock.close()
+                raise
+            return tls
+        raise last or OSError(f"no address found for {self.host}")
+
+    def _exchange(
+        self, conn: http.client.HTTPConnection, path: str, payload: bytes, deadline: _Deadline
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        """Send one request and read its whole response, every step within the deadline."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         headers.update(self.headers())
+        if conn.sock is None:
+            conn.sock = self._open_socket(deadline)
+        if self._aborted.is_set():
+            raise ConnectionAbortedError("the client was aborted")
+        sock = cast(socket.socket, conn.sock)
+        # The request goes out in one sendall (http.client joins headers and a bytes body),
+        # and a socket timeout bounds a whole sendall.
+        sock.settimeout(deadline.remaining())
+        conn.response_class = cast(
+            type[http.client.HTTPResponse],
+            functools.partial(_DeadlineResponse, deadline=deadline),
+        )
+        conn.request("POST", self.prefix + path, body=payload, headers=headers)
+        resp = conn.getresponse()
+        chunks = []
+        while chunk := resp.read(65536):
+            chunks.append(chunk)
+        return resp, b"".join(chunks)
+
+    def _attempt(self, path: str, payload: bytes) -> Any:
+        timeout = self.policy.timeout_s
+        deadline = _Deadline(timeout)
+        conn = self._connection()
         try:
-            fresh = conn.sock is None
-            if fresh:
-                conn.timeout = remaining()
-                conn.connect()
-            sock = cast(socket.socket, conn.sock)
-            if fresh:
-                # Small requests on a keep-alive connection: do not let Nagle's algorithm
-                # wait for delayed ACKs.
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(remaining())
-            conn.request("POST", self.prefix + path, body=payload, headers=headers)
-            sock.settimeout(remaining())
-            resp = conn.getresponse()
-            chunks = []
-            while True:
-                sock.settimeout(remaining())
-                chunk = resp.read(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+            resp, body = self._exchange(conn, path, payload, deadline)
             if resp.will_close:
                 self._discard()
         except TimeoutError:
@@ -307,7 +579,8 @@ class JSONClient:
         except (http.client.HTTPException, ConnectionError, OSError) as exc:
             self._discard()
             kind = type(exc).__name__
-            detail = str(exc) or "no response"
+            # A malformed status line or header is server text: redact, then cut.
+            detail = excerpt(str(exc), self.secrets(), 200) or "no response"
             raise _Attempt(
                 f"connection failed or dropped ({kind}: {detail})", transient=True
             ) from None
@@ -317,19 +590,21 @@ class JSONClient:
                 f"the request could not be sent ({type(exc).__name__}: invalid header or URL)",
                 transient=False,
             ) from None
-        body = b"".join(chunks)
         status = resp.status
         if 200 <= status < 300:
             try:
                 return json.loads(body)
             except ValueError:
-                excerpt = body[:80].decode("utf-8", "replace")
+                text = body[: _SCAN_CHARS * 4].decode("utf-8", "replace")
+                shown = excerpt(text, self.secrets(), MALFORMED_CHARS)
                 raise _Attempt(
-                    f"malformed JSON in an HTTP {status} response ({excerpt!r})",
+                    f"malformed JSON in an HTTP {status} response ({shown!r})",
                     transient=True,
                     status=status,
                 ) from None
-        message = f"HTTP {status} {resp.reason}: {_server_message(body)}".rstrip(": ")
+        reason = excerpt(resp.reason or "", self.secrets(), 80)
+        server_text = _server_message(body, self.secrets())
+        message = f"HTTP {status} {reason}: {server_text}".rstrip(": ")
         if status == 429 or 500 <= status < 600:
             wait = None
             ms = resp.getheader("retry-after-ms")
@@ -346,14 +621,24 @@ class JSONClient:
     def post(self, path: str, body: Mapping[str, Any]) -> Any:
         """POST ``body`` as JSON to ``base_url + path`` and return the decoded response.
 
+        Each attempt lasts at most ``policy.timeout_s`` in all (see the module docstring).
+
         Raises:
-            RequestFailed: A non-retryable status, or the last transient failure once
-                ``max_attempts`` are spent; the message says which, and is redacted.
+            RequestFailed: A non-retryable status, the last transient failure once
+                ``max_attempts`` are spent, or :meth:`abort`; the message says which, and is
+                redacted.
         """
         payload = json.dumps(body).encode("utf-8")
         policy = self.policy
         last: _Attempt | None = None
         for attempt in range(1, policy.max_attempts + 1):
+            if self._aborted.is_set():
+                raise RequestFailed(
+                    f"POST {self.prefix}{path}: aborted (the run was interrupted) after "
+                    f"{attempt - 1} attempt(s)",
+                    last.status if last else None,
+                    attempt - 1,
+                )
             try:
                 return self._attempt(path, payload)
             except _Attempt as failure:
@@ -386,7 +671,7 @@ class JSONClient:
                 policy.max_attempts,
                 wait,
             )
-            self.sleep(wait)
+            self._wait(wait)
         if last is None:  # pragma: no cover - max_attempts >= 1 is checked by the adapters
             raise RequestFailed("no attempt was made (max_attempts < 1)", None, 0)
         raise RequestFailed(

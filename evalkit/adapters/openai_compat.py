@@ -8,7 +8,9 @@ Options (``--model-arg KEY=VALUE``):
   ``OPENAI_API_KEY``; no key is sent when it is unset or empty). The key itself is never an
   option: it would end up in shell history and in run records. It is read from the environment
   for each request, is never stored on the adapter, and is redacted from every error and log
-  message (a server that echoes the key back in an error body cannot leak it into a record).
+  message (a server that echoes the key back in an error body cannot leak it into a record:
+  server text is redacted before it is cut to an excerpt, and every piece of 8 or more
+  characters of the key is hidden, as is any echoed ``Authorization`` value).
 - ``endpoint``: ``chat`` (``/chat/completions``, the default) or ``completions``
   (``/completions``) for generation. Log-likelihoods always use ``/completions``.
 - ``prefix_text`` (none): text put before every scored text and context, such as the model's
@@ -16,8 +18,11 @@ Options (``--model-arg KEY=VALUE``):
   conditioned on it, as the ``hf:`` adapter does; the server must turn it into that token
   (vLLM does). Without it, the first token of each text is context only.
 - ``max_concurrency`` (8): requests in flight at once.
-- ``timeout_s`` (60), ``max_attempts`` (5), ``backoff_base_s`` (0.5), ``backoff_max_s`` (30):
-  see :mod:`evalkit.adapters._http` for what is retried and how.
+- ``timeout_s`` (60): the most one attempt may take in all (name lookup, connect, sending,
+  response headers and body; a server that sends one byte at a time is cut off too). A timed
+  out attempt is a failed call: retried up to ``max_attempts``, then recorded as an error.
+- ``max_attempts`` (5), ``backoff_base_s`` (0.5), ``backoff_max_s`` (30): see
+  :mod:`evalkit.adapters._http` for what is retried and how.
 
 Requests:
 
@@ -48,6 +53,7 @@ concurrency settings change no output, so they are not part of it.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -58,7 +64,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from evalkit.adapters._http import JSONClient, RequestFailed, RetryPolicy, redact
+from evalkit.adapters._http import JSONClient, RequestFailed, RetryPolicy, excerpt, redact
 from evalkit.adapters.base import ModelAdapter
 from evalkit.errors import AdapterError, ConfigError, did_you_mean
 from evalkit.types import GenerateRequest, Generation
@@ -401,6 +407,21 @@ class OpenAICompatAdapter(ModelAdapter):
             pool.shutdown(wait=True)
         self.client.close()
 
+    def abort(self) -> None:
+        """Abandon the requests in flight now, from any thread (for Ctrl-C).
+
+        Each request in flight or still queued ends at once as a failed call ("aborted"),
+        so a ``generate`` call blocked in another thread returns promptly; nothing waits for a
+        server or a backoff. The adapter refuses further calls (build a new one to go on).
+        """
+        self.client.abort()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            # Queued requests still run, each failing at once as aborted: cancelling them
+            # would raise in the thread blocked in generate instead of returning failures.
+            pool.shutdown(wait=False)
+
     def _map(
         self, fn: Callable[[GenerateRequest], Generation], requests: Sequence[GenerateRequest]
     ) -> list[Generation]:
@@ -447,7 +468,7 @@ class OpenAICompatAdapter(ModelAdapter):
     def _generate_one(self, r: GenerateRequest) -> Generation:
         path = "/chat/completions" if self.endpoint == "chat" else "/completions"
         doc = self.client.post(path, self._generation_body(r))
-        choice = _first_choice(doc, path)
+        choice = _first_choice(doc, path, self._secrets())
         if self.endpoint == "chat":
             message = choice.get("message")
             text = message.get("content") if isinstance(message, dict) else None
@@ -486,7 +507,7 @@ class OpenAICompatAdapter(ModelAdapter):
             # Some servers (vLLM) refuse max_tokens=0; one generated token is ignored below.
             doc = self.client.post("/completions", body(1))
             self.echo_max_tokens = 1
-        return prompt_tokens(_first_choice(doc, "/completions"), prompt)
+        return prompt_tokens(_first_choice(doc, "/completions", self._secrets()), prompt)
 
     def _loglikelihood_one(self, r: GenerateRequest) -> Generation:
         if r.continuation is None:
@@ -516,11 +537,14 @@ class OpenAICompatAdapter(ModelAdapter):
         return self._map(self._rolling_one, requests)
 
 
-def _first_choice(doc: Any, path: str) -> dict[str, Any]:
+def _first_choice(doc: Any, path: str, secrets: Sequence[str]) -> dict[str, Any]:
     if isinstance(doc, dict) and isinstance(doc.get("error"), dict | str):
         err = doc["error"]
         message = err.get("message", err) if isinstance(err, dict) else err
-        raise RequestFailed(f"POST {path}: the server answered with an error: {message}")
+        text = message if isinstance(message, str) else json.dumps(message, default=str)
+        raise RequestFailed(
+            f"POST {path}: the server answered with an error: {excerpt(text, secrets)}"
+        )
     choices = doc.get("choices") if isinstance(doc, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         keys = sorted(doc) if isinstance(doc, dict) else type(doc).__name__

@@ -17,13 +17,23 @@ Faults, each chosen deterministically:
 Fault kinds: ``429``, ``500``, ``503`` (with ``Retry-After`` when the fault sets
 ``retry_after``), ``400``, ``401`` (an error that echoes the ``Authorization`` header, as a
 careless server might), ``slow`` (answers after ``delay_s``), ``malformed`` (a 200 whose body
-is cut-off JSON) and ``drop`` (closes the connection without a response).
+is cut-off JSON), ``drop`` (closes the connection without a response), ``dribble`` (the whole
+response, status line first, one byte every ``byte_interval_s``) and ``dribble_body``
+(headers at once, then the body one byte every ``byte_interval_s``).
+
+A ``401``, ``500`` or ``malformed`` fault with ``echo_key_at=N`` echoes the API key it was
+sent (the token after ``Bearer``) so that the key starts exactly ``N`` characters into the
+text a client shows: the ``error.message`` of a JSON 401, the body of a non-JSON
+(``text/plain``) 500, or the body of a cut-off JSON 200 (the key JSON-escaped there). Tests
+sweep ``N`` around a client's excerpt limits, so that every cut falls inside the key.
 
 Server-wide modes: ``latency_s`` (a fixed delay per request), ``logprobs_mode`` (``echo``: real
 prompt log-probabilities; ``generated_only``: ``echo`` is ignored, as by servers that only
 return generated-token log-probabilities; ``null``: the echoed prompt's log-probabilities are
 null; ``mismatch``: one log-probability fewer than tokens), ``refuse_zero_max_tokens`` (400 on
 ``max_tokens: 0``, like vLLM) and ``api_key`` (requests without ``Bearer KEY`` get a 401).
+
+With ``tls`` (a server-side :class:`ssl.SSLContext`) it serves HTTPS instead.
 
 The server stops on leaving its ``with`` block, and by itself after ``max_lifetime_s``; idle
 keep-alive connections close after ``idle_timeout_s``.
@@ -44,6 +54,7 @@ import contextlib
 import hashlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -53,9 +64,29 @@ from typing import Any
 
 from evalkit.testing.backends import Backend, ScriptedBackend, TokenScore
 
-__all__ = ["FAULT_KINDS", "LOGPROBS_MODES", "Fault", "OpenAIServer", "RecordedRequest"]
+__all__ = [
+    "ECHO_KINDS",
+    "FAULT_KINDS",
+    "LOGPROBS_MODES",
+    "Fault",
+    "OpenAIServer",
+    "RecordedRequest",
+]
 
-FAULT_KINDS = ("429", "500", "503", "400", "401", "slow", "malformed", "drop")
+FAULT_KINDS = (
+    "429",
+    "500",
+    "503",
+    "400",
+    "401",
+    "slow",
+    "malformed",
+    "drop",
+    "dribble",
+    "dribble_body",
+)
+#: The kinds that can echo the API key (``Fault.echo_key_at``).
+ECHO_KINDS = ("401", "500", "malformed")
 LOGPROBS_MODES = ("echo", "generated_only", "null", "mismatch")
 
 
@@ -68,15 +99,26 @@ class Fault:
         retry_after: The ``Retry-After`` header value sent with a 429/500/503 (seconds or an
             HTTP date); ``None`` sends none.
         delay_s: How long a ``slow`` response waits before answering.
+        byte_interval_s: The wait between two bytes of a ``dribble`` or ``dribble_body``
+            response.
+        echo_key_at: For ``401``, ``500`` and ``malformed``: echo the API key starting this
+            many characters into the shown text (see the module docstring); ``None`` echoes
+            nothing new.
     """
 
     kind: str
     retry_after: str | None = None
     delay_s: float = 1.0
+    byte_interval_s: float = 0.25
+    echo_key_at: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {self.kind!r}; kinds: {', '.join(FAULT_KINDS)}.")
+        if self.echo_key_at is not None and (self.kind not in ECHO_KINDS or self.echo_key_at < 0):
+            raise ValueError(
+                f"echo_key_at needs a fault of kind {', '.join(ECHO_KINDS)} and a value >= 0."
+            )
 
     @classmethod
     def of(cls, spec: Fault | str | None) -> Fault | None:
@@ -144,6 +186,9 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.owner.idle_timeout_s)
+        if isinstance(self.connection, ssl.SSLSocket):
+            # Shake hands here, in this connection's thread, not in the accept loop.
+            self.connection.do_handshake()
         # Headers and body go out in two writes; without TCP_NODELAY, Nagle's algorithm holds
         # the body until the client's delayed ACK (40 ms on Linux) on keep-alive connections.
         with contextlib.suppress(OSError):
@@ -188,6 +233,27 @@ def _error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
     return {"error": {"message": message, "type": kind}}
 
 
+def _filler(lead: str, n: int) -> str:
+    """Exactly ``n`` characters: ``lead`` then dots (cut short when ``n < len(lead)``)."""
+    return (lead + "." * n)[:n]
+
+
+def _echo_key(kind: str, at: int, auth: Any) -> tuple[int, Any, dict[str, str]]:
+    """A fault response that echoes the API key at offset ``at`` of the shown text."""
+    text = auth if isinstance(auth, str) else ""
+    key = text[len("Bearer ") :] if text.startswith("Bearer ") else text
+    if kind == "401":  # JSON, as OpenAI answers: the client shows error.message
+        message = _filler("Incorrect API key provided: ", at) + key + ". Check your key."
+        return 401, _error(message, "invalid_api_key"), {}
+    if kind == "500":  # a proxy's plain-text page: the client shows the body
+        body = _filler("upstream error for request with token ", at) + key + " (trace 7f3a)"
+        return 500, body.encode("utf-8"), {"Content-Type": "text/plain; charset=utf-8"}
+    # malformed: a 200 cut off mid-JSON, so the client shows the body; JSON escapes the key
+    escaped = json.dumps(key)[1:-1]
+    body = _filler('{"id": "cmpl-x", "choices": [{"text": "', at) + escaped + '", "fini'
+    return 200, body.encode("utf-8"), {}
+
+
 class OpenAIServer:
     """An OpenAI-compatible server on ``127.0.0.1`` (see the module docstring).
 
@@ -205,6 +271,7 @@ class OpenAIServer:
         api_key: When set, requests must carry ``Authorization: Bearer API_KEY``.
         max_lifetime_s: The server stops by itself after this long.
         idle_timeout_s: Idle keep-alive connections close after this long.
+        tls: Serve HTTPS with this server-side context (``url`` then starts ``https://``).
     """
 
     def __init__(
@@ -223,6 +290,7 @@ class OpenAIServer:
         api_key: str | None = None,
         max_lifetime_s: float = 300.0,
         idle_timeout_s: float = 5.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if logprobs_mode not in LOGPROBS_MODES:
             raise ValueError(f"logprobs_mode must be one of {', '.join(LOGPROBS_MODES)}.")
@@ -242,6 +310,7 @@ class OpenAIServer:
         self.api_key = api_key
         self.max_lifetime_s = max_lifetime_s
         self.idle_timeout_s = idle_timeout_s
+        self.tls = tls
         self._lock = threading.Lock()
         self._records: list[RecordedRequest] = []
         self._seen: dict[str, int] = {}
@@ -259,6 +328,10 @@ class OpenAIServer:
         """Bind ``127.0.0.1:0`` and serve in a background thread."""
         httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         httpd.owner = self
+        if self.tls is not None:
+            httpd.socket = self.tls.wrap_socket(
+                httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._httpd = httpd
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -299,8 +372,10 @@ class OpenAIServer:
 
     @property
     def url(self) -> str:
-        """The API root, ``http://127.0.0.1:PORT/v1`` (an adapter's ``base_url``)."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        """The API root, ``http://127.0.0.1:PORT/v1`` (an adapter's ``base_url``; ``https``
+        with ``tls``)."""
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/v1"
 
     # -- what happened ----------------------------------------------------------------------
 
@@ -360,17 +435,37 @@ class OpenAIServer:
         payload: bytes,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        headers = {"Content-Type": "application/json", **(headers or {})}
         try:
             h.send_response(status)
-            h.send_header("Content-Type", "application/json")
             h.send_header("Content-Length", str(len(payload)))
-            for k, v in (headers or {}).items():
+            for k, v in headers.items():
                 h.send_header(k, v)
             h.end_headers()
             h.wfile.write(payload)
             h.wfile.flush()
         except OSError:
             h.close_connection = True  # the client gave up (timed out) already
+
+    def _dribble(
+        self, h: BaseHTTPRequestHandler, status: int, payload: bytes, fault: Fault
+    ) -> None:
+        """Send a response one byte at a time: from the status line, or the body only."""
+        head = (
+            f"HTTP/1.1 {status} {h.responses.get(status, ('',))[0]}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode("latin-1")
+        if fault.kind == "dribble_body":
+            h.wfile.write(head)
+            head = b""
+        h.close_connection = True  # a half-sent response cannot be followed by another
+        try:
+            for i in range(len(head + payload)):
+                h.wfile.write((head + payload)[i : i + 1])
+                h.wfile.flush()
+                time.sleep(fault.byte_interval_s)
+        except OSError:
+            pass  # the client gave up: what this fault is for
 
     def _send_json(
         self,
@@ -407,6 +502,9 @@ class OpenAIServer:
                 h.close_connection = True
                 with contextlib.suppress(OSError):
                     h.connection.shutdown(socket.SHUT_RDWR)
+            elif fault is not None and fault.kind in ("dribble", "dribble_body"):
+                payload = doc if isinstance(doc, bytes) else json.dumps(doc).encode("utf-8")
+                self._dribble(h, status, payload, fault)
             elif isinstance(doc, bytes):
                 self._send(h, status, doc, headers)
             else:
@@ -419,6 +517,8 @@ class OpenAIServer:
     def _respond(
         self, h: BaseHTTPRequestHandler, rec: RecordedRequest, fault: Fault | None, auth: Any
     ) -> tuple[int | None, Any, dict[str, str]]:
+        if fault is not None and fault.echo_key_at is not None:
+            return _echo_key(fault.kind, fault.echo_key_at, auth)
         if fault is not None:
             kind = fault.kind
             if kind == "drop":
