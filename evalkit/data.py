@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import string
 from collections.abc import Iterator, Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalkit._textio import decode_utf8
 from evalkit.errors import InputError
 from evalkit.suite import DatasetSpec
 from evalkit.types import Sample
@@ -54,10 +56,15 @@ def _detect_format(path: Path, declared: str | None) -> str:
     return formats[suffix]
 
 
-def _rows(path: Path, fmt: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (location, row) pairs; location is ``path:line`` or ``path:row N``."""
+def _rows(path: Path, fmt: str, raw: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (location, row) pairs; location is ``path:line`` or ``path:row N``.
+
+    ``raw`` is the file's bytes (read once, for its hash too); text formats must be UTF-8.
+    """
     if fmt == "jsonl":
-        with open(path, encoding="utf-8") as fh:
+        # Universal newlines, as reading the file in text mode would (and not str.splitlines,
+        # which also splits on U+2028 and other characters that JSON strings may hold).
+        with io.StringIO(decode_utf8(raw, path), newline=None) as fh:
             for lineno, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
@@ -74,7 +81,7 @@ def _rows(path: Path, fmt: str) -> Iterator[tuple[str, dict[str, Any]]]:
                     )
                 yield f"{path}:{lineno}", row
     elif fmt == "csv":
-        with open(path, encoding="utf-8", newline="") as fh:
+        with io.StringIO(decode_utf8(raw, path), newline="") as fh:
             reader = csv.DictReader(fh)
             for row in reader:
                 if None in row:
@@ -175,7 +182,7 @@ def load_dataset(
     cap = min(limits) if limits else None
     samples: list[Sample] = []
     first_seen: dict[str, str] = {}
-    for where, row in _rows(path, fmt):
+    for where, row in _rows(path, fmt, raw):
         if cap is not None and len(samples) >= cap:
             break
         if spec.id is not None:

@@ -118,7 +118,11 @@ class FeatureExtractor(ABC):
         if out.ndim != 2:
             raise InputError(f"extractor {self.name}: features must be (N, d), got {out.shape}.")
         if not np.isfinite(out).all():
-            raise InputError(f"extractor {self.name}: features of {where} include NaN or inf.")
+            row = int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])
+            raise InputError(
+                f"extractor {self.name}: features of {where} include NaN or inf (first at image "
+                f"{row} of {len(out)}); check the extractor and its weights."
+            )
         return out, (np.concatenate(logits) if logits else None)
 
     def features(self, images: np.ndarray, where: str = "images") -> np.ndarray:

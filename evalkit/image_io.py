@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,10 @@ from evalkit.errors import InputError
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MAX_IMAGE_PIXELS",
     "RESIZE",
     "ImageSet",
+    "check_image_file",
     "decode_reference",
     "encode_png",
     "load_images",
@@ -40,6 +44,11 @@ __all__ = [
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: The resize method, as recorded in signatures.
 RESIZE = "pil_bicubic_uint8"
+#: The most pixels an image file may declare (8192 x 8192, 192 MiB as RGB ``uint8``); a larger
+#: one is refused as a decompression bomb from its header, before it is decoded. evalkit sets
+#: Pillow's ``Image.MAX_IMAGE_PIXELS`` to this value (Pillow's default, about 89 million pixels,
+#: only warns up to twice that) and turns its ``DecompressionBombWarning`` into this error.
+MAX_IMAGE_PIXELS = 8192 * 8192
 _ARRAY_KEYS = ("images", "arr_0")
 
 
@@ -150,17 +159,55 @@ def _read_array_file(path: Path) -> np.ndarray:
         raise InputError(f"{path}: cannot read the array file ({exc}).") from None
 
 
-def _read_image_file(path: Path) -> np.ndarray:
+@contextmanager
+def _opened(source: Path | io.BytesIO, where: str) -> Iterator[Any]:
+    """A PIL image of ``source``, its size checked before any pixel is decoded.
+
+    Raises:
+        InputError: Not an image, or more than :data:`MAX_IMAGE_PIXELS` pixels.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    bomb = (
+        f"{where}: the image declares more than {MAX_IMAGE_PIXELS:,} pixels (the limit, "
+        "8192 x 8192); it may be a decompression bomb. Give images at most 8192 x 8192."
+    )
     try:
-        with Image.open(path) as im:
-            im.load()
-            mode = "L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"
-            arr = np.asarray(im.convert(mode))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as im:
+                width, height = im.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise InputError(f"{bomb} It declares {width} x {height}.")
+                yield im
+    except InputError:
+        raise  # a ValueError too, but already says what is wrong
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(bomb) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable image ({exc}).") from None
-    return to_uint8(arr, str(path))
+        raise InputError(f"{where}: not a readable image ({exc}).") from None
+
+
+def check_image_file(path: Path) -> None:
+    """Refuse a file that is not an image or is too large, reading only its header.
+
+    Raises:
+        InputError: Naming the file (see :data:`MAX_IMAGE_PIXELS`).
+    """
+    with _opened(path, str(path)):
+        pass
+
+
+def _pixels(im: Any, where: str) -> np.ndarray:
+    mode = "L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"
+    return to_uint8(np.asarray(im.convert(mode)), where)
+
+
+def _read_image_file(path: Path) -> np.ndarray:
+    with _opened(path, str(path)) as im:
+        im.load()
+        return _pixels(im, str(path))
 
 
 def _stack(arrays: Sequence[np.ndarray], names: Sequence[str], where: str) -> np.ndarray:
@@ -275,15 +322,14 @@ def decode_reference(ref: str, base: Path | None = None) -> np.ndarray:
     if not isinstance(ref, str) or not ref:
         raise InputError(f"image reference must be a non-empty string, got {ref!r}.")
     if ref.startswith("data:image/"):
-        from PIL import Image, UnidentifiedImageError
-
         _, _, payload = ref.partition(",")
         try:
-            with Image.open(io.BytesIO(base64.b64decode(payload, validate=True))) as im:
-                mode = "L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"
-                return to_uint8(np.asarray(im.convert(mode)), "inline image")
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            data = base64.b64decode(payload, validate=True)
+        except ValueError as exc:
             raise InputError(f"inline image: cannot decode ({exc}).") from None
+        with _opened(io.BytesIO(data), "inline image") as im:
+            im.load()
+            return _pixels(im, "inline image")
     path_text, sep, row = ref.rpartition("#") if "#" in ref else (ref, "", "")
     path = Path(path_text)
     if base is not None and not path.is_absolute():

@@ -12,11 +12,22 @@ TARGET is one of:
 
 Each result is ``Generation(text=None, outputs={"image": REF})`` with REF a reference string
 (:func:`evalkit.image_io.decode_reference`): the record names the image, the metrics read it.
+
+A folder never lends a file outside itself: sample ids and task names must be plain file names
+(no ``/``, ``\\`` or control characters, and not ``.`` or ``..``), and every path is
+resolved (symlinks included) and must stay inside the folder. Each file's header is checked
+before any sample is run (an unreadable file or a decompression bomb is an input error,
+exit 2); a file that fails only when decoded stops the run with an input error, keeping the
+batches already recorded.
+The folder's part of the run's identity is its resolved path and its file names, not its
+contents, so that ``--resume`` finishes a run after a broken file has been fixed; each
+image's SHA-256 is in the record (``outputs.image_sha256``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,8 +36,26 @@ import numpy as np
 
 from evalkit.adapters.base import ModelAdapter
 from evalkit.errors import ConfigError, InputError
-from evalkit.image_io import IMAGE_SUFFIXES, encode_png
+from evalkit.image_io import IMAGE_SUFFIXES, check_image_file, encode_png
 from evalkit.types import GenerateRequest, Generation
+
+#: What a sample id or task name may not hold to name a file: path separators, NUL and other
+#: control characters; nor may it be ``.`` or ``..``.
+_NOT_PLAIN = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def _plain(name: str) -> bool:
+    """Whether ``name`` names a file in a folder rather than a path (see ``_NOT_PLAIN``).
+
+    >>> [_plain(n) for n in ("0017", "a.b-c_d", "../outside", "/etc/passwd", "..", "a\\b")]
+    [True, True, False, False, False, False]
+    """
+    return bool(name) and name not in (".", "..") and _NOT_PLAIN.search(name) is None
+
+
+def _suggest(name: str) -> str:
+    """A plain name close to ``name``, for the error message."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "sample"
 
 
 class ImagesAdapter(ModelAdapter):
@@ -43,6 +72,7 @@ class ImagesAdapter(ModelAdapter):
         self.path: Path | None = None
         self._ids: dict[str, int] | None = None
         self._n_rows = 0
+        self._n_files = 0
         if target.startswith("python:"):
             from evalkit.adapters.callable import load_callable
 
@@ -61,11 +91,13 @@ class ImagesAdapter(ModelAdapter):
             files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
             if not files:
                 raise InputError(f"{path}: no {', '.join(IMAGE_SUFFIXES)} files in this folder.")
+            # The names, not the contents (see the module docstring): fixing a broken file
+            # keeps the run resumable; each image's own hash goes into the record.
             h = hashlib.sha256()
             for p in files:
-                h.update(str(p.relative_to(path)).encode())
-                h.update(p.read_bytes())
+                h.update(str(p.relative_to(path)).encode() + b"\0")
             self.sha256 = h.hexdigest()
+            self._n_files = len(files)
         elif path.suffix.lower() in (".npz", ".npy"):
             self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
             self._index_array_file(path)
@@ -86,20 +118,54 @@ class ImagesAdapter(ModelAdapter):
         except (OSError, ValueError, IndexError) as exc:
             raise InputError(f"{path}: cannot read the array file ({exc}).") from None
 
+    def _check_names(self, req: GenerateRequest) -> None:
+        """InputError unless the task name and the sample id are plain file names."""
+        fix = "it may not hold '/', '\\' or control characters, nor be '.' or '..'"
+        if not _plain(req.task):
+            raise InputError(
+                f"images:{self.target}: task name {req.task!r} is not a plain folder name "
+                f"({fix}); rename the task in the suite (tasks[].name), e.g. to "
+                f"{_suggest(req.task)!r}."
+            )
+        if not _plain(req.sample_id):
+            raise InputError(
+                f"images:{self.target}: sample id {req.sample_id!r} of task '{req.task}' is not "
+                f"a plain file name ({fix}); rename it in the dataset (the task's id field), "
+                f"e.g. to {_suggest(req.sample_id)!r}."
+            )
+
+    def _confined(self, path: Path) -> Path:
+        """``path`` if it resolves inside the folder, else InputError (a link that leads out)."""
+        assert self.path is not None
+        if not path.resolve().is_relative_to(self.path):
+            raise InputError(
+                f"{path}: leads to {path.resolve()}, outside the images folder {self.path}; "
+                "copy the image into the folder instead of linking to it."
+            )
+        return path
+
+    def _image_file(self, req: GenerateRequest) -> Path:
+        """The file of a request in a folder, or InputError naming the sample and the fix."""
+        assert self.path is not None
+        self._check_names(req)
+        sid = req.sample_id
+        sub = self.path / req.task
+        folder = self._confined(sub) if sub.is_dir() else self.path
+        for suffix in IMAGE_SUFFIXES:
+            candidate = folder / f"{sid}{suffix}"
+            if candidate.is_file():
+                return self._confined(candidate)
+        raise InputError(
+            f"{folder}: no image for sample '{sid}' of task '{req.task}' "
+            f"(expected {sid}.png, .jpg or .jpeg)."
+        )
+
     def _reference(self, req: GenerateRequest) -> str:
         """The stored image of a request, or InputError naming the sample."""
         assert self.path is not None
         sid = req.sample_id
         if self.path.is_dir():
-            folder = self.path / req.task if (self.path / req.task).is_dir() else self.path
-            for suffix in IMAGE_SUFFIXES:
-                candidate = folder / f"{sid}{suffix}"
-                if candidate.is_file():
-                    return str(candidate)
-            raise InputError(
-                f"{folder}: no image for sample '{sid}' of task '{req.task}' "
-                f"(expected {sid}.png, .jpg or .jpeg)."
-            )
+            return str(self._image_file(req))
         if self._ids is not None:
             row = self._ids.get(sid)
             if row is None:
@@ -116,14 +182,17 @@ class ImagesAdapter(ModelAdapter):
         return f"{self.path}#{row}"
 
     def prepare(self, requests: Mapping[str, Sequence[GenerateRequest]]) -> None:
+        """Check every request's image before any sample runs (names, paths, file headers)."""
         if self.fn is None:
             for reqs in requests.values():
                 for r in reqs:
-                    self._reference(r)
+                    ref = self._reference(r)
+                    if self.path is not None and self.path.is_dir():
+                        check_image_file(Path(ref))
 
     def generate_images(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         if self.fn is None:
-            return [Generation(text=None, outputs={"image": self._reference(r)}) for r in requests]
+            return [self._stored(r) for r in requests]
         prompts = [r.prompt for r in requests]
         seeds = [r.seed for r in requests]
         try:
@@ -144,13 +213,22 @@ class ImagesAdapter(ModelAdapter):
                 out.append(Generation(text=None, error=str(exc)))
         return out
 
+    def _stored(self, req: GenerateRequest) -> Generation:
+        ref = self._reference(req)
+        outputs: dict[str, Any] = {"image": ref}
+        if self.path is not None and self.path.is_dir():
+            outputs["image_sha256"] = hashlib.sha256(Path(ref).read_bytes()).hexdigest()
+        return Generation(text=None, outputs=outputs)
+
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         raise ConfigError(f"adapter images:{self.target} serves only generate_images requests.")
 
     def info(self) -> dict[str, Any]:
-        return {
-            "kind": self.name,
-            "target": self.target,
-            "sha256": self.sha256,
-            "options": self.options,
-        }
+        info: dict[str, Any] = {"kind": self.name, "target": self.target}
+        if self.path is not None and self.path.is_dir():
+            # A folder: its file names (see the module docstring); images hashed per sample.
+            info.update(path=str(self.path), files=self._n_files, names_sha256=self.sha256)
+        else:
+            info["sha256"] = self.sha256
+        info["options"] = self.options
+        return info

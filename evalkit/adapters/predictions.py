@@ -9,24 +9,28 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from evalkit._textio import decode_utf8
 from evalkit.adapters.base import ModelAdapter
 from evalkit.errors import InputError
 from evalkit.types import GenerateRequest, Generation
 
 
-def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _rows(path: Path, raw: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(PATH:LINE, row)`` of a JSONL or CSV file whose bytes are ``raw`` (UTF-8 text)."""
+    text = decode_utf8(raw, path)
     if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8", newline="") as fh:
+        with io.StringIO(text, newline="") as fh:
             reader = csv.DictReader(fh)
             for row in reader:
                 yield f"{path}:{reader.line_num}", {k: v for k, v in row.items() if k is not None}
         return
-    with open(path, encoding="utf-8") as fh:
+    with io.StringIO(text, newline=None) as fh:  # universal newlines, as a text-mode file
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -54,11 +58,12 @@ class PredictionsAdapter(ModelAdapter):
         self.path = Path(target)
         if not self.path.is_file():
             raise InputError(f"{self.path}: predictions file not found; check --model.")
-        self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        raw = self.path.read_bytes()
+        self.sha256 = hashlib.sha256(raw).hexdigest()
         self._by_key: dict[tuple[str | None, str], Generation] = {}
         self._has_task = False
         first: dict[tuple[str | None, str], str] = {}
-        for where, row in _rows(self.path):
+        for where, row in _rows(self.path, raw):
             if "id" not in row:
                 raise InputError(f"{where}: field 'id' is missing; every row needs an id.")
             task = row.get("task")

@@ -60,6 +60,26 @@ __all__ = [
 _RESAMPLE_MAX_DIMS = 64
 
 
+def check_finite(values: np.ndarray, where: str, fix: str) -> None:
+    """InputError naming the first row (or index) of ``values`` that holds NaN or infinity.
+
+    A NaN in a mean, a covariance or a feature row would otherwise give a silent NaN (a null
+    score), an infinite one or a failed eigendecomposition, never an error.
+
+    >>> check_finite(np.array([[1.0, 2.0], [np.nan, 0.0]]), "f.npz: 'features'", "recompute it.")
+    Traceback (most recent call last):
+    ...
+    evalkit.errors.InputError: f.npz: 'features' row 1 (of 2) holds NaN or infinity; recompute it.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0 or np.isfinite(arr).all():
+        return
+    bad = ~np.isfinite(arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1))
+    row = int(np.flatnonzero(bad.any(axis=1))[0])
+    kind = "row" if arr.ndim > 1 else "index"
+    raise InputError(f"{where} {kind} {row} (of {len(arr)}) holds NaN or infinity; {fix}")
+
+
 # ------------------------------------------------------------------------------ formulas
 
 
@@ -118,6 +138,8 @@ def frechet_distance(
             f"frechet_distance: shapes do not match (means {m1.shape} and {m2.shape}, "
             f"covariances {s1.shape} and {s2.shape}); use features of one extractor."
         )
+    for name, value in (("mu1", m1), ("sigma1", s1), ("mu2", m2), ("sigma2", s2)):
+        check_finite(value, f"frechet_distance: {name}", "give finite statistics.")
     s1 = (s1 + s1.T) / 2.0
     s2 = (s2 + s2.T) / 2.0
     w, v = np.linalg.eigh(s1)
@@ -166,6 +188,8 @@ def kid_from_features(
     >>> round(mean, 9), std  # by hand: (2 * (1 + 1 + 27) + 2 * (27 + 64 + 343)) / 6 - 2 * 597 / 9
     (21.666666667, 0.0)
     """
+    check_finite(np.asarray(generated), "kid: generated features", "give finite features.")
+    check_finite(np.asarray(reference), "kid: reference features", "give finite features.")
     x_all = _canonical(np.asarray(generated, dtype=np.float64))
     y_all = _canonical(np.asarray(reference, dtype=np.float64))
     if x_all.ndim != 2 or y_all.ndim != 2 or x_all.shape[1] != y_all.shape[1]:
@@ -291,6 +315,22 @@ def _is_stats_file(path: Path) -> bool:
         return False
 
 
+_STATS_FIX = "recompute the file with save_reference_stats from the reference images."
+
+
+def _check_stats_file(path: Path) -> None:
+    """A statistics file's mean and covariance are finite, or InputError naming the file.
+
+    Run when a suite is built, before any model call; the features (large, and read anyway
+    when the scores are computed) are checked by :func:`load_reference_stats`.
+    """
+    if not _is_stats_file(path):
+        return
+    with np.load(path, allow_pickle=False) as data:
+        for key in ("mu", "sigma"):
+            check_finite(data[key], f"{path}: reference statistics '{key}'", _STATS_FIX)
+
+
 def load_reference_stats(path: str | Path, ext: FeatureExtractor) -> ReferenceStats:
     """Read a statistics file written by :func:`save_reference_stats`, checking the extractor."""
     p = Path(path)
@@ -303,14 +343,12 @@ def load_reference_stats(path: str | Path, ext: FeatureExtractor) -> ReferenceSt
                 f"metric's extractor {want}; recompute them with save_reference_stats."
             )
         feats = np.asarray(data["features"]) if "features" in data.files else None
-        return ReferenceStats(
-            np.asarray(data["mu"], dtype=np.float64),
-            np.asarray(data["sigma"], dtype=np.float64),
-            feats,
-            int(data["n"]),
-            str(data["sha256"]),
-            fields,
-        )
+        mu = np.asarray(data["mu"], dtype=np.float64)
+        sigma = np.asarray(data["sigma"], dtype=np.float64)
+        for key, value in (("mu", mu), ("sigma", sigma), ("features", feats)):
+            if value is not None:
+                check_finite(value, f"{p}: reference statistics '{key}'", _STATS_FIX)
+        return ReferenceStats(mu, sigma, feats, int(data["n"]), str(data["sha256"]), fields)
 
 
 _MEMO: dict[tuple[str, float, str], ReferenceStats] = {}
@@ -380,6 +418,11 @@ class _ImageMetric(Metric):
     path_params: ClassVar[tuple[str, ...]] = ("reference", "weights")
     #: Whether bootstrap intervals are computed (see the module docstring).
     resample: bool = False
+    #: Set-level: one image has no FID, so comparisons count no per-sample wins or losses.
+    per_sample_outcomes: ClassVar[bool] = False
+    #: Resampling with replacement duplicates images, which biases FID upwards; the
+    #: bias-corrected interval contains the estimate (``stats.bootstrap_ci``).
+    interval_method: ClassVar[str] = "bc-median"
     needs_reference: ClassVar[bool] = True
 
     def _setup(self, extractor: Any, weights: Any, reference: Any, **params: Any) -> None:
@@ -444,6 +487,8 @@ class _ImageMetric(Metric):
                 f"{self.name}: set `reference:` to the real images (a folder, a .npz/.npy image "
                 "file or a statistics .npz)."
             )
+        if self.needs_reference and isinstance(self._reference_source, str | Path):
+            _check_stats_file(Path(self._reference_source))
         return {}
 
     def signature_fields(self) -> dict[str, Any]:
@@ -483,6 +528,8 @@ class _ImageMetric(Metric):
         arr = np.asarray(stats, dtype=np.float64)
         if arr.ndim != 2:
             raise InputError(f"{self.name}: statistics must be equal-length feature rows.")
+        # Rows come from the record (samples.jsonl, in dataset order) or from the extractor.
+        check_finite(arr, f"{self.name}: generated images' features", "rerun those samples.")
         return arr
 
     def score_images(self, generated: Any, reference: Any = None) -> Score:
