@@ -4,6 +4,12 @@ Comparisons read records only: samples are joined by (task, id), the corpus metr
 recomputed from stored per-sample statistics for every resample, and no model is called.
 Runs whose metric signatures, data or sample sets differ are refused (``--intersection``
 compares the common samples and says how many were left out).
+
+Each row is one reading: the delta on the ``n`` samples both runs scored, beside each run's
+full-run value (``value_a_full``); what was left out and why (``left_out``); the interval and
+the p-value with the procedures behind them (``interval_method``, ``p_method``: the same paired
+bootstrap unless ``--test randomization``); and, where the Holm-adjusted verdict and the
+unadjusted interval seem to disagree, a ``verdict_note`` that says why.
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.metrics.base import MeanMetric, Metric
-from evalkit.stats import approximate_randomization, holm, mcnemar_exact, paired_bootstrap
+from evalkit.stats import (
+    PAIRED_BOOTSTRAP,
+    RANDOMIZATION,
+    approximate_randomization,
+    holm,
+    mcnemar_exact,
+    paired_bootstrap,
+)
 from evalkit.store import RunRecord, load_run
 from evalkit.types import Stats
 
@@ -47,6 +60,8 @@ class CompareOptions:
             raise ConfigError("resamples must be at least 1.")
         if not 0 < self.alpha < 1:
             raise ConfigError("alpha must be between 0 and 1.")
+        if not 0 < self.confidence < 1:
+            raise ConfigError("confidence must be between 0 and 1 (e.g. 0.95).")
 
 
 def auto_resamples(tests: int, alpha: float, minimum: int = 1000) -> int:
@@ -241,6 +256,45 @@ def _example(
     }
 
 
+def left_out_counts(
+    ids: Sequence[str], la: Mapping[str, Mapping[str, Any]], lb: Mapping[str, Mapping[str, Any]]
+) -> dict[str, int]:
+    """Why samples of one task are not compared between runs A and B, by reason.
+
+    The reasons partition the ids either run holds (``n`` + all counts = that union):
+
+    - ``failed_a`` / ``failed_b``: the call failed in A only / in B only;
+    - ``failed_both``: it failed in both runs;
+    - ``missing_a`` / ``missing_b``: B (A) scored an id that A (B) does not have;
+    - ``missing_other``: both runs have it, another run of the comparison does not (a series
+      compares every pair on the samples all its runs share).
+
+    Args:
+        ids: The ids compared when no call fails (held by every run), in order.
+        la: Run A's record lines of the task, by id.
+        lb: Run B's record lines of the task, by id.
+
+    >>> ok, bad = {"error": None}, {"error": "HTTP 500"}
+    >>> c = left_out_counts(["1", "2"], {"1": ok, "2": ok, "3": ok}, {"1": ok, "2": bad})
+    >>> c["failed_b"], c["missing_b"], sum(c.values())
+    (1, 1, 2)
+    """
+    failed = [(la[i]["error"] is not None, lb[i]["error"] is not None) for i in ids]
+    both = set(la) & set(lb)
+    return {
+        "failed_a": sum(fa and not fb for fa, fb in failed),
+        "failed_b": sum(fb and not fa for fa, fb in failed),
+        "failed_both": sum(fa and fb for fa, fb in failed),
+        "missing_a": len(set(lb) - set(la)),
+        "missing_b": len(set(la) - set(lb)),
+        "missing_other": len(both - set(ids)),
+    }
+
+
+def _finite_or_none(x: Any) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
 def _pair(
     task: str,
     plan: dict[str, Any],
@@ -252,6 +306,7 @@ def _pair(
     n_res = opts.resamples or auto_resamples(1, opts.alpha)
     ids = [i for i in plan["ids"] if la[i]["error"] is None and lb[i]["error"] is None]
     errors_excluded = len(plan["ids"]) - len(ids)
+    left_out = left_out_counts(plan["ids"], la, lb)
     rows: list[dict[str, Any]] = []
     examples: list[dict[str, Any]] = []
     for key, metric in plan["metrics"].items():
@@ -259,7 +314,7 @@ def _pair(
         sb = [lb[i]["stats"][key] for i in ids]
         tested = getattr(metric, "resample", True)
         ar = None
-        boot: Mapping[str, Mapping[str, float | None]]
+        boot: Mapping[str, Mapping[str, Any]]
         if tested:
             boot = paired_bootstrap(
                 metric, sa, sb, resamples=n_res, seed=opts.seed, confidence=opts.confidence
@@ -274,6 +329,8 @@ def _pair(
             hib = metric.value_higher_is_better(name)
             r = boot[name]
             signs = [_better(y - x, hib) for x, y in zip(pa[name], pb[name], strict=True)]
+            p = _finite_or_none(ar[name] if ar is not None else r["p_value"])
+            outcomes = metric.per_sample_outcomes
             row = {
                 "task": task,
                 "metric": name,
@@ -281,18 +338,26 @@ def _pair(
                 "signature": metric.signature(),
                 "n": len(ids),
                 "errors_excluded": errors_excluded,
+                "left_out": dict(left_out),
                 "value_a": r["value_a"],
                 "value_b": r["value_b"],
                 "delta": r["delta"],
-                "ci_low": r["ci_low"],
-                "ci_high": r["ci_high"],
-                "p_value": ar[name] if ar is not None else r["p_value"],
+                "ci_low": _finite_or_none(r["ci_low"]),
+                "ci_high": _finite_or_none(r["ci_high"]),
+                "confidence": opts.confidence,
+                "interval_method": PAIRED_BOOTSTRAP if tested else None,
+                "interval_note": r.get("interval_note"),
+                "p_value": p,
+                "p_method": None
+                if p is None
+                else (PAIRED_BOOTSTRAP if ar is None else RANDOMIZATION),
                 "mcnemar_p": mcnemar_exact([s[0] for s in sa], [s[0] for s in sb])
                 if binary
                 else None,
-                "wins": signs.count(1),
-                "ties": signs.count(0),
-                "losses": signs.count(-1),
+                # Set-level metrics (FID, distinct-n...) have no per-sample score to win on.
+                "wins": signs.count(1) if outcomes else None,
+                "ties": signs.count(0) if outcomes else None,
+                "losses": signs.count(-1) if outcomes else None,
             }
             rows.append(row)
             diffs = sorted(
@@ -338,9 +403,60 @@ def _untested(
             "ci_low": None,
             "ci_high": None,
             "p_value": None,
+            "interval_note": None,
         }
         for k in metric.value_names()
     }
+
+
+def _excludes_zero(row: Mapping[str, Any]) -> bool:
+    lo, hi = row.get("ci_low"), row.get("ci_high")
+    return lo is not None and hi is not None and (lo > 0 or hi < 0)
+
+
+def verdict_note(row: Mapping[str, Any], alpha: float, tests: int) -> str | None:
+    """Why a row's verdict and its interval seem to disagree, or None when they agree.
+
+    The verdict is ``p_adjusted < alpha`` (Holm over ``tests`` tests); the interval is the
+    unadjusted ``confidence`` interval of the paired bootstrap, which excludes 0 exactly when
+    that bootstrap's own p-value is below ``1 - confidence``. They can differ, and the row then
+    says why: the Holm correction, a p-value from another procedure (``--test randomization``),
+    or an ``alpha`` other than ``1 - confidence``.
+
+    >>> row = {"p_value": 0.01, "p_adjusted": 0.06, "significant": False, "ci_low": 0.2,
+    ...        "ci_high": 1.0, "confidence": 0.95, "interval_method": "paired bootstrap",
+    ...        "p_method": "paired bootstrap"}
+    >>> verdict_note(row, 0.05, 6)
+    'significant before the Holm correction over 6 tests (p = 0.01), not after (p_holm = 0.06)'
+    """
+    p, p_adj = row.get("p_value"), row.get("p_adjusted")
+    if p is None or p_adj is None:
+        return None
+    excludes = _excludes_zero(row)
+    conf = row.get("confidence")
+    level = f"{conf * 100:g}% " if isinstance(conf, float) else ""
+    interval, how = row.get("interval_method"), row.get("p_method")
+    if not row["significant"] and p < alpha <= p_adj:
+        return (
+            f"significant before the Holm correction over {tests} tests (p = {p:.4g}), "
+            f"not after (p_holm = {p_adj:.4g})"
+        )
+    if not row["significant"] and excludes:
+        if interval != how:
+            return (
+                f"the {level}interval ({interval}) excludes 0, but the verdict's {how} "
+                f"p-value is {p:.4g} (alpha {alpha:g})"
+            )
+        return f"the {level}interval excludes 0, but the verdict tests at alpha {alpha:g}"
+    if row["significant"] and (row.get("ci_low") is None or row.get("ci_high") is None):
+        return f"no {level}interval: {row.get('interval_note') or 'not computed'}"
+    if row["significant"] and not excludes:
+        why = f"the {how} p-value" if interval != how else f"alpha {alpha:g}"
+        return (
+            f"significant by {why} (p_holm = {p_adj:.4g}), though the {level}interval "
+            f"({interval}) contains 0"
+        )
+    return None
 
 
 def _apply_holm(rows: list[dict[str, Any]], alpha: float) -> None:
@@ -350,6 +466,7 @@ def _apply_holm(rows: list[dict[str, Any]], alpha: float) -> None:
             r["p_adjusted"] = None
             r["significant"] = False
             r["change"] = "not tested"
+            r["verdict_note"] = None
     adjusted = holm([r["p_value"] for r in tested])
     for r, p in zip(tested, adjusted, strict=True):
         r["p_adjusted"] = p
@@ -360,6 +477,43 @@ def _apply_holm(rows: list[dict[str, Any]], alpha: float) -> None:
             if r["significant"] and sign
             else ("no significant change")
         )
+        r["verdict_note"] = verdict_note(r, alpha, len(tested))
+
+
+def _add_full_values(
+    row: dict[str, Any],
+    results_a: Mapping[tuple[str, str], Mapping[str, Any]],
+    results_b: Mapping[tuple[str, str], Mapping[str, Any]],
+) -> None:
+    """Each run's own full-run value and count (its results.json row) beside the compared ones.
+
+    ``value_a``/``value_b`` are computed on the ``n`` samples both runs scored; a sample that
+    failed in the other run is left out of both, so they can differ from what each run's
+    report shows (``value_a_full``, ``n_a_full``).
+    """
+    for side, results in (("a", results_a), ("b", results_b)):
+        own = results.get((row["task"], row["metric"])) or {}
+        row[f"value_{side}_full"] = own.get("value")
+        row[f"n_{side}_full"] = own.get("n")
+
+
+def _sample_counts(plan: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Per task: ids all runs share, ids any run has, and what was left out of the comparison.
+
+    ``missing``: ids some run lacks; ``failed``: shared ids whose call failed in at least one
+    run; ``left_out = missing + failed``; ``compared``: shared ids no run failed (each pair's
+    row has its own ``n`` and ``left_out``, which can be smaller).
+    """
+    failed = sum(any(run[i]["error"] is not None for run in lines) for i in plan["ids"])
+    missing = plan["n_union"] - plan["n_common"]
+    return {
+        "common": plan["n_common"],
+        "union": plan["n_union"],
+        "missing": missing,
+        "failed": failed,
+        "left_out": missing + failed,
+        "compared": plan["n_common"] - failed,
+    }
 
 
 def _forgotten(
@@ -488,6 +642,7 @@ def compare_runs(
                 if only is not None and (task, row["metric"]) not in only:
                     continue
                 rows.append({"a": a, "b": b, "against": against, **row})
+                _add_full_values(rows[-1], result_rows[a], result_rows[b])
             if against != "best":
                 examples.extend({"a": a, "b": b, **x} for x in exs)
     _apply_holm(rows, opts.alpha)
@@ -514,15 +669,13 @@ def compare_runs(
             "tests": m_tests,
             "correction": "holm",
             "p_value": "two-sided; never below 1/(resamples+1)",
+            "interval": (
+                "paired bootstrap, test-inverted: [d - h, d + h], h the k-th largest "
+                "|d_b - d|, k = ceil((1 - confidence)(B + 1)) - 1; excludes 0 exactly when the "
+                "bootstrap p < 1 - confidence"
+            ),
         },
-        "samples": {
-            t: {
-                "common": plan[t]["n_common"],
-                "union": plan[t]["n_union"],
-                "left_out": plan[t]["n_union"] - plan[t]["n_common"],
-            }
-            for t in tasks
-        },
+        "samples": {t: _sample_counts(plan[t], [d[t].lines for d in data]) for t in tasks},
         "comparisons": rows,
         "examples": examples,
     }

@@ -190,6 +190,9 @@ class MetricResult:
     #: A value with an ideal point (a preference share: 50); closer is better. Only rows of
     #: such values carry the ``target`` key.
     target: float | None = None
+    #: How the interval was made (``percentile``, ``bc-median``; ``stats.bootstrap_ci``), or
+    #: None when the row has no interval.
+    ci_method: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The row as a plain dict, in the documented key order."""
@@ -199,6 +202,7 @@ class MetricResult:
             "value": self.value,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
+            "ci_method": self.ci_method,
             "n": self.n,
             "n_errors": self.n_errors,
             "higher_is_better": self.higher_is_better,

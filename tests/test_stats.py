@@ -12,14 +12,30 @@ import pytest
 import sacrebleu
 from sacrebleu import significance as sb_sig
 
-from evalkit.metrics.qa import ExactMatch
+from evalkit.metrics.diversity_metrics import (
+    DistinctN,
+    EmbeddingDiversity,
+    NgramEntropy,
+    Repetition,
+    SelfBLEU,
+)
+from evalkit.metrics.image_metrics import FID, KID, InceptionScore, ReferenceStats, feature_stats
+from evalkit.metrics.qa import ExactMatch, TokenF1
 from evalkit.metrics.text_overlap import BLEU
 from evalkit.stats import (
+    BC_MEDIAN,
+    PERCENTILE,
+    alpha_of,
     approximate_randomization,
     bootstrap_ci,
+    bootstrap_test,
     holm,
+    interval_method,
+    inverted_rank,
     mcnemar_exact,
+    min_resamples,
     paired_bootstrap,
+    resample_indices,
     values_for_indices,
 )
 from evalkit.types import Sample
@@ -209,3 +225,149 @@ def test_noise_alone_does_not_trip_the_regression_gate() -> None:
 def test_a_real_regression_is_caught() -> None:
     regress, _ = _simulate(60, 0.75, 0.55, seed=7)
     assert regress >= 0.8
+
+
+# --- one procedure per reading (issue 14) -------------------------------------------------------
+
+
+def test_every_sample_improved_no_longer_reads_significant_by_interval_only() -> None:
+    # The symptom: every sample improved, the percentile interval of the resampled deltas sat
+    # far from 0, yet the shifted-null p-value was 0.057, so the report said "no significant
+    # change" beside an interval that excluded 0.
+    a = [[0.0]] * 5
+    b = [[0.01]] * 4 + [[1.0]]
+    rng = np.random.default_rng(12345)
+    idx = rng.choice(5, size=(999, 5), replace=True)
+    d_b = values_for_indices(TokenF1(), b, idx)["token_f1"] - 0.0
+    assert np.quantile(d_b, 0.025) > 0  # the old, percentile interval excluded 0
+    r = paired_bootstrap(TokenF1(), a, b, resamples=999, seed=12345)["token_f1"]
+    assert r["p_value"] == pytest.approx(0.057) and r["p_value"] >= 0.05
+    assert r["ci_low"] < 0 < r["delta"] < r["ci_high"]  # the test-inverted one holds 0
+
+
+def _deltas_with_count(d_obs: float, c: int, b: int, gap: float = 0.25) -> np.ndarray:
+    """``b`` deltas, exactly ``c`` of them at least ``|d_obs|`` away from ``d_obs``."""
+    far = np.full(c, d_obs + abs(d_obs) * (1 + gap))
+    near = np.full(b - c, d_obs + abs(d_obs) * (1 - gap))
+    return np.concatenate([far, near])
+
+
+@pytest.mark.parametrize("b", [19, 99, 999, 1000])
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+@pytest.mark.parametrize("d_obs", [0.7, -3.0])
+def test_interval_and_p_agree_at_every_count_around_the_boundary(
+    b: int, confidence: float, d_obs: float
+) -> None:
+    alpha = alpha_of(confidence)
+    k = inverted_rank(b, alpha)
+    for c in range(max(0, k - 3), min(b, k + 3) + 1):
+        r = bootstrap_test(_deltas_with_count(d_obs, c, b), d_obs, alpha)
+        assert r["p_value"] == (c + 1) / (b + 1)
+        if k < 1:
+            assert math.isnan(r["ci_low"]) and "too few" in r["interval_note"]
+            continue
+        excludes = r["ci_low"] > 0 or r["ci_high"] < 0
+        assert excludes == (r["p_value"] < alpha) == (c < k), (c, k, r)
+        assert r["ci_low"] <= d_obs <= r["ci_high"]
+
+
+def test_deviations_within_the_tie_tolerance_count_for_both() -> None:
+    # |d_b - d| a hair (1e-13) below |d| counts as reaching it, in the p-value; the interval
+    # must then not exclude 0 either, though its half-width is below |d| by that hair.
+    d_obs, b = 1.0, 99
+    alpha = alpha_of(0.95)
+    k = inverted_rank(b, alpha)  # 4: p < 0.05 needs c < 4
+    deltas = np.concatenate([np.full(k, d_obs - (1.0 - 1e-13)), np.full(b - k, d_obs)])
+    r = bootstrap_test(deltas, d_obs, alpha)
+    assert r["p_value"] == (k + 1) / (b + 1) and r["p_value"] >= alpha
+    assert r["ci_low"] == 0.0 and r["ci_high"] > d_obs  # 0 is a bound, not outside
+
+
+def test_inverted_rank_is_ceil_formula_and_agrees_with_floating_point() -> None:
+    for b in range(1, 2500, 7):
+        for confidence in (0.8, 0.9, 0.95, 0.99):
+            alpha = alpha_of(confidence)
+            k = inverted_rank(b, alpha)
+            assert k == max(0, math.ceil(round(alpha * (b + 1), 9)) - 1), (b, alpha)
+            assert all(((c + 1) / (b + 1) < alpha) == (c < k) for c in range(b + 1))
+    assert alpha_of(0.95) == 0.05  # a 95% interval tests at the alpha a user writes
+    assert min_resamples(0.05) == 20 and inverted_rank(19, 0.05) == 0
+
+
+def test_too_few_resamples_give_no_interval_rather_than_a_made_up_one() -> None:
+    a = [[0.0]] * 10
+    b = [[1.0]] * 10
+    r = paired_bootstrap(ExactMatch(), a, b, resamples=10)["exact_match"]
+    assert math.isnan(r["ci_low"]) and math.isnan(r["ci_high"])
+    assert r["interval_note"] == "10 resamples are too few for a 95% interval; use at least 20"
+    assert r["p_value"] == 1 / 11  # the floor: cannot reach 0.05 either
+    ok = paired_bootstrap(ExactMatch(), a, b, resamples=20)["exact_match"]
+    assert ok["interval_note"] is None and ok["ci_low"] > 0 and ok["p_value"] < 0.05
+
+
+def test_an_undefined_delta_is_not_a_tiny_p_value() -> None:
+    # Before: a NaN delta counted no resample as extreme, so p = 1/(B+1), "significant".
+    em = ExactMatch()
+    r = paired_bootstrap(em, [[1.0]], [[1.0]], resamples=50)["exact_match"]
+    assert r["p_value"] == 1.0  # defined and identical
+    one = [Sample(id="1", prediction="x", outputs={"samples": ["a b c"]})]
+    stats = SelfBLEU().sample_stats(one)  # one output: no pair, the value is undefined
+    r = paired_bootstrap(SelfBLEU(), stats, stats, resamples=50)["self_bleu"]
+    assert math.isnan(r["p_value"]) and r["interval_note"] == "the value is undefined"
+    assert math.isnan(approximate_randomization(SelfBLEU(), stats, stats, trials=50)["self_bleu"])
+
+
+def _fid_case(seed: int = 1) -> tuple[FID, list[list[float]]]:
+    ref = np.random.default_rng(0).normal(size=(40, 3))
+    mu, sigma = feature_stats(ref)
+    metric = FID()
+    metric._ref = ReferenceStats(mu, sigma, ref, len(ref), "0" * 64, {})
+    gen = np.random.default_rng(seed).normal(size=(17, 3))
+    return metric, gen.tolist()
+
+
+def test_fid_interval_contains_its_estimate_where_the_percentile_one_did_not() -> None:
+    # Resampling with replacement duplicates feature vectors, which biases FID upwards: the
+    # percentile interval sat above the estimate (the report showed 0.622 with [0.676, 1.361]).
+    metric, stats = _fid_case()
+    est = metric.aggregate(stats)["fid"]
+    blocks = resample_indices(np.random.default_rng(0), len(stats), 200)
+    vals = np.concatenate([values_for_indices(metric, stats, idx)["fid"] for idx in blocks])
+    lo_pct, hi_pct = np.quantile(vals, [0.025, 0.975])
+    assert est < lo_pct < hi_pct  # the plain percentile interval misses the estimate
+    lo, hi = bootstrap_ci(metric, stats, resamples=200, rng=np.random.default_rng(0))["fid"]
+    med = float(np.median(vals))
+    assert lo <= est <= hi
+    assert (lo, hi) == pytest.approx((est - (med - lo_pct), est + (hi_pct - med)))
+    assert interval_method(metric, "fid") == BC_MEDIAN == metric.interval_method
+
+
+def test_interval_method_is_in_the_signature_only_where_it_is_not_percentile() -> None:
+    assert FID().signature().endswith("|ci:bc-median")
+    # KID and IS compute no interval, wide-feature FID neither: no method to name.
+    assert "|ci:" not in KID().signature() and "|ci:" not in InceptionScore().signature()
+    assert interval_method(KID(), "kid") is None
+    for metric in (BLEU(), ExactMatch(), TokenF1(), DistinctN()):
+        assert "|ci:" not in metric.signature()  # parity-tested signatures stay as they were
+        assert metric.interval_method == PERCENTILE
+    assert SelfBLEU().signature().endswith("|ci:bc-median")
+    assert interval_method(DistinctN(), "distinct_2") is None  # corpus count: no interval
+    assert interval_method(DistinctN(), "distinct_2_per_prompt") == PERCENTILE
+
+
+def test_percentile_interval_absorbs_rounding_of_a_constant_statistic() -> None:
+    # A constant statistic resamples to the same mean, up to the matrix product's rounding.
+    for value in (0.1, 0.3, 1 / 3, 0.7):
+        for n in (3, 7, 11):
+            stats = [[value]] * n
+            est = TokenF1().aggregate(stats)["token_f1"]
+            lo, hi = bootstrap_ci(TokenF1(), stats, resamples=50, rng=np.random.default_rng(n))[
+                "token_f1"
+            ]
+            assert lo <= est <= hi and hi - lo < 1e-12, (value, n, lo, est, hi)
+
+
+def test_set_level_metrics_have_no_per_sample_outcomes() -> None:
+    set_level = (FID, KID, InceptionScore, DistinctN, NgramEntropy, SelfBLEU, EmbeddingDiversity)
+    assert all(cls.per_sample_outcomes is False for cls in set_level)
+    assert all(cls.per_sample_outcomes for cls in (BLEU, ExactMatch, TokenF1, Repetition))

@@ -44,6 +44,14 @@ class Metric(ABC):
     request_kind: ClassVar[str] = "generate"
     #: Packages whose versions change the numbers; recorded in results.json.
     reference_packages: ClassVar[tuple[str, ...]] = ()
+    #: Whether a sample's own value is a per-sample score, so that comparisons can count
+    #: per-sample wins, ties and losses. False for set-level metrics (FID, KID, IS, distinct-n,
+    #: n-gram entropy, self-BLEU, embedding diversity): a single image has no FID.
+    per_sample_outcomes: ClassVar[bool] = True
+    #: How ``stats.bootstrap_ci`` turns resampled values into an interval: ``percentile`` for
+    #: means and ratios of sums, ``bc-median`` (bias-corrected) for set-level statistics that
+    #: resampling with replacement biases. Any method but ``percentile`` is in the signature.
+    interval_method: ClassVar[str] = "percentile"
 
     def __init__(self, **params: Any) -> None:
         self.params: dict[str, Any] = dict(params)
@@ -141,12 +149,19 @@ class Metric(ABC):
         return fields
 
     def signature(self) -> str:
-        """``name|key:value|...``: everything that changes the number, from parameters only."""
+        """``name|key:value|...``: everything that changes the number, from parameters only.
+
+        A metric whose intervals are not plain percentile ones ends with ``|ci:METHOD``, so
+        that results with intervals of different methods are not compared.
+        """
         parts = [self.name]
         for key, value in self.signature_fields().items():
             if isinstance(value, bool):
                 value = "yes" if value else "no"
             parts.append(f"{key}:{value}")
+        resampled = getattr(self, "resample", True) and self.interval_values()
+        if resampled and self.interval_method != "percentile":
+            parts.append(f"ci:{self.interval_method}")
         return "|".join(parts)
 
     def score(self, samples: Sequence[Sample]) -> Score:

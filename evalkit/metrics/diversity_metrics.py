@@ -125,6 +125,7 @@ class _NgramCounts(Metric):
 
     requires: ClassVar[frozenset[str]] = frozenset({"prediction"})
     reference_packages: ClassVar[tuple[str, ...]] = ()
+    per_sample_outcomes: ClassVar[bool] = False  # set-level: no per-sample wins or losses
     #: The values are ``{prefix}_{n}`` (corpus-level) and ``{prefix}_{n}_per_prompt``.
     prefix: ClassVar[str]
 
@@ -374,6 +375,8 @@ class SelfBLEU(Metric):
     higher_is_better: ClassVar[bool] = False
     requires: ClassVar[frozenset[str]] = frozenset({"prediction"})
     reference_packages: ClassVar[tuple[str, ...]] = ("sacrebleu",)
+    per_sample_outcomes: ClassVar[bool] = False  # set-level: no per-sample wins or losses
+    interval_method: ClassVar[str] = "bc-median"  # not additive over samples
 
     def __init__(
         self,
@@ -553,6 +556,8 @@ class EmbeddingDiversity(Metric):
     higher_is_better: ClassVar[bool] = True
     requires: ClassVar[frozenset[str]] = frozenset({"prediction"})
     reference_packages: ClassVar[tuple[str, ...]] = ("transformers",)
+    per_sample_outcomes: ClassVar[bool] = False  # set-level: no per-sample wins or losses
+    interval_method: ClassVar[str] = "bc-median"  # not additive over samples
 
     def __init__(self, *, model: str = "minilm", batch_size: int = 64) -> None:
         from evalkit.model_assets import resolve_model
