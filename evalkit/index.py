@@ -2,6 +2,11 @@
 
 The index only points at run directories; the records there stay the source of truth. It lives
 at ``$EVALKIT_INDEX``, or next to the response cache (``$EVALKIT_CACHE_DIR/runs.sqlite``).
+
+An index file SQLite cannot use (corrupt, truncated, locked, on a full disk) never costs a run:
+the run warns once and is simply not indexed. Listing runs from such a file is a configuration
+error (exit 2) that names the file; deleting it is safe, since the runs themselves stay where
+they are.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
-from evalkit.cache import default_cache_path
+from evalkit.cache import default_cache_path, is_corrupt
+from evalkit.errors import ConfigError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -40,12 +47,43 @@ def _connect(path: Path | None = None) -> sqlite3.Connection:
     p = path or index_path()
     p.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(p, timeout=30)
-    db.execute(_SCHEMA)
+    try:
+        db.execute(_SCHEMA)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
+def _fix(path: Path, exc: BaseException) -> str:
+    """What to do about an index file that failed with ``exc``."""
+    if is_corrupt(exc):
+        return (
+            f"delete {path} (it only points at run folders, which stay as they are; new runs "
+            "are indexed again)"
+        )
+    return f"check that {path} is writable and its disk has space, or set EVALKIT_INDEX"
+
+
 def record_run(run_dir: Path, header: dict[str, Any], path: Path | None = None) -> None:
-    """Add or update a run in the index."""
+    """Add or update a run in the index; an unusable index file is a warning, never an error.
+
+    The run record is complete before this is called, so a broken index must not fail the run:
+    the run is left out of ``evalkit runs`` and a warning line says how to repair the index.
+    """
+    p = path or index_path()
+    try:
+        _record(run_dir, header, p)
+    except (sqlite3.Error, OSError) as exc:
+        print(
+            f"warning: the run index {p} cannot be used ({type(exc).__name__}: {exc}); this "
+            f"run was not indexed (`evalkit runs` will not list it). Fix: {_fix(p, exc)}.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _record(run_dir: Path, header: dict[str, Any], path: Path) -> None:
     counts = header.get("counts") or {}
     row = (
         header["run_id"],
@@ -59,9 +97,12 @@ def record_run(run_dir: Path, header: dict[str, Any], path: Path | None = None) 
         counts.get("samples"),
         counts.get("errors"),
     )
-    with _connect(path) as db:
-        db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-    db.close()
+    db = _connect(path)
+    try:
+        with db:  # commits, or rolls back on error
+            db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    finally:
+        db.close()
 
 
 def list_runs(
@@ -99,12 +140,18 @@ def list_runs(
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY created_at DESC, rowid DESC"
-    db = _connect(path)
-    db.row_factory = sqlite3.Row
+    p = path or index_path()
     try:
-        rows = [dict(r) for r in db.execute(sql, args)]
-    finally:
-        db.close()
+        db = _connect(p)
+        db.row_factory = sqlite3.Row
+        try:
+            rows = [dict(r) for r in db.execute(sql, args)]
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError) as exc:
+        raise ConfigError(
+            f"{p}: the run index cannot be read ({type(exc).__name__}: {exc}); {_fix(p, exc)}."
+        ) from None
     out = []
     for r in rows:
         if not (Path(r["path"]) / "results.json").is_file():

@@ -10,6 +10,7 @@ Nothing is random, so runs and cache keys are reproducible.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,26 +47,38 @@ class ScriptedAdapter(ModelAdapter):
         *,
         responses: dict[str, str | list[str]] | None = None,
         errors: dict[str, str] | None = None,
-        fail_ids: str | Sequence[str] = (),
+        fail_ids: str | int | Sequence[str | int] = (),
     ) -> None:
         self.target = target
         self.responses = dict(responses or {})
         self.errors = dict(errors or {})
         default = target
+        self.script_sha256: str | None = None
         if target not in _MODES:
             path = Path(target)
             if not path.is_file():
                 raise ConfigError(
                     f"scripted:{target}: not a mode ({', '.join(_MODES)}) nor a JSON script file."
                 )
-            script = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+            # The script's bytes are part of info(), so the response cache and --resume see
+            # an edited script as a different model.
+            self.script_sha256 = hashlib.sha256(raw).hexdigest()
+            try:
+                script = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise ConfigError(f"{path}: not a JSON script file ({exc}).") from exc
             self.responses.update(script.get("responses", {}))
             self.errors.update(script.get("errors", {}))
             default = script.get("default", "echo")
             if default not in _MODES:
                 raise ConfigError(f"{path}: default must be one of {', '.join(_MODES)}.")
         self.default = default
-        ids = fail_ids.split(",") if isinstance(fail_ids, str) else list(fail_ids)
+        # ``--model-arg fail_ids=2`` arrives as the JSON number 2: ids are compared as text.
+        if isinstance(fail_ids, (str, int)):
+            ids = str(fail_ids).split(",")
+        else:
+            ids = [str(i) for i in fail_ids]
         self.fail_ids = frozenset(i.strip() for i in ids if i.strip())
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
@@ -141,4 +154,5 @@ class ScriptedAdapter(ModelAdapter):
             "default": self.default,
             "n_responses": len(self.responses),
             "fail_ids": sorted(self.fail_ids),
+            **({"script_sha256": self.script_sha256} if self.script_sha256 else {}),
         }
