@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from evalkit._io import file_mode
 from evalkit.adapters.base import ModelAdapter
 from evalkit.cache import default_cache_path
 from evalkit.errors import AdapterError, AssetError, ConfigError
@@ -264,6 +265,7 @@ def _save_atomic(path: Path, matrix: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
     try:
+        os.fchmod(fd, file_mode())  # the user's umask, not mkstemp's 0600
         with os.fdopen(fd, "wb") as fh:
             np.save(fh, matrix, allow_pickle=False)
         os.replace(tmp, path)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from evalkit import _io
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
@@ -25,19 +25,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     >>> write_bytes_atomic(p, b"hi").read_bytes()
     b'hi'
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # Leave no temporary file behind when the write or the rename fails.
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # The one atomic writer (exclusive temporary file, the user's umask, WriteError on a full
+    # disk) lives in evalkit._io.
+    return _io.write_bytes_atomic(path, data)
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
