@@ -165,7 +165,13 @@ def test_html_payloads_are_escaped(run_dir: Path) -> None:
     for needle in ("onerror", "pwned", "javascript:", "alert(1)"):
         assert needle not in outside, needle
     # Data never becomes a link target or an event handler.
-    assert re.findall(r'href="([^"]*)"', html) == ["#results", "#tasks", "#samples", "#details"]
+    assert re.findall(r'href="([^"]*)"', html) == [
+        "#gates",
+        "#results",
+        "#tasks",
+        "#samples",
+        "#details",
+    ]
     assert not re.search(r"\son[a-z]+\s*=", outside)
 
 

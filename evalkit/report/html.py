@@ -377,8 +377,68 @@ def _histograms(payload: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
             if not values:
                 continue
             title = f"{task} · {column}: per-sample scores"
-            charts.append({"task": task, "column": column, "svg": histogram_svg(values, title)})
+            svg = histogram_svg(values, title, column)
+            charts.append({"task": task, "column": column, "svg": svg})
     return charts[:MAX_HISTOGRAMS], max(0, len(charts) - MAX_HISTOGRAMS)
+
+
+#: Gate statuses as the page shows them, with the pill class.
+_GATE_STATUS = {"pass": ("pass", "ok"), "fail": ("FAIL", "bad"), "skipped": ("skipped", "")}
+
+
+def _gate_row(gate: Mapping[str, Any]) -> dict[str, Any]:
+    """One gate check (:func:`evalkit.gates.check_gates`) as display strings."""
+    status = text_of(gate.get("status"))
+    label, pill = _GATE_STATUS.get(status, (status, "bad"))
+    p, p_adj = gate.get("p_value"), gate.get("p_adjusted")
+    return {
+        "task": text_of(gate.get("task")),
+        "metric": text_of(gate.get("metric")),
+        "kind": text_of(gate.get("kind")).replace("_", " "),
+        "value": format_number(gate.get("value")),
+        # A regression gate's threshold is its significance level.
+        "threshold": (
+            f"α {format_number(gate.get('threshold'))}"
+            if gate.get("kind") == "no_significant_regression"
+            else format_number(gate.get("threshold"))
+        ),
+        "baseline": format_number(gate.get("baseline_value")),
+        "p": MISSING if p is None else f"{format_number(p, 3)} / {format_number(p_adj, 3)}",
+        "status": label,
+        "status_class": pill,
+        "failed": status == "fail",
+        "message": text_of(gate.get("message")),
+        "source": text_of(gate.get("source", "suite")),
+    }
+
+
+def _gates_context(record: RunRecord) -> dict[str, Any]:
+    """The gate section: the latest ``evalkit gate`` check of this record, else the run's own.
+
+    ``gates.json`` (written by ``evalkit gate``) wins when it checked this very record; the
+    run's ``results.json`` holds the gates checked when the run finished.
+    """
+    from evalkit.gates import read_gate_check
+
+    check = read_gate_check(record.path, record.header) if record.path else None
+    if check is not None:
+        gates = check["gates"]
+        base = _as_dict(check.get("baseline"))
+        against = f"against the baseline {text_of(base.get('path'))}" if base else "no baseline"
+        source = f"Checked by evalkit gate ({against})."
+    else:
+        gates = record.header.get("gates") or []
+        base = _as_dict(record.header.get("baseline"))
+        against = f"against the baseline {text_of(base.get('path'))}" if base else "no baseline"
+        source = f"Checked when the run finished ({against})."
+    rows = [_gate_row(g) for g in gates if isinstance(g, Mapping)]
+    n_failed = sum(r["failed"] for r in rows)
+    return {
+        "gates": rows,
+        "gates_source": source,
+        "gates_failed": n_failed > 0,
+        "n_gates_failed": format_number(n_failed),
+    }
 
 
 def build_context(record: RunRecord) -> dict[str, Any]:
@@ -413,6 +473,13 @@ def build_context(record: RunRecord) -> dict[str, Any]:
     duration = _duration(header.get("created_at"), header.get("finished_at"))
     if duration is not None:
         run_facts.append(("duration", duration))
+    cache = _as_dict(header.get("cache"))  # {enabled, hits, misses}, written by the runner
+    if isinstance(cache.get("hits"), int) and isinstance(cache.get("misses"), int):
+        hits, total = cache["hits"], cache["hits"] + cache["misses"]
+        off = "" if cache.get("enabled") else " (cache off)"
+        run_facts.append(
+            ("from cache", f"{format_number(hits)} of {format_number(total)} samples{off}")
+        )
     boot_text = MISSING
     if boot:
         parts = [
@@ -442,13 +509,17 @@ def build_context(record: RunRecord) -> dict[str, Any]:
             else None
         )
     assets = page_assets(_environment(), "run.js")
+    gating = _gates_context(record)
     return {
         "title": f"{suite_name} · {model_spec} · evalkit",
         "suite_name": suite_name,
         "model_spec": model_spec,
         "run_id": text_of(header.get("run_id")),
-        "status": status,
-        "status_ok": status == "completed",
+        # A completed run that failed a gate is not a green "completed": the badge says so.
+        "status": "gate failed" if status == "completed" and gating["gates_failed"] else status,
+        "status_ok": status == "completed" and not gating["gates_failed"],
+        "run_ok": status == "completed",
+        **gating,
         "run_error": _opt_text(header.get("error")),
         "run_facts": run_facts,
         "versions": versions,

@@ -107,6 +107,8 @@ def _gate_details(gate: Mapping[str, Any]) -> str:
     for key in ("baseline_value", "delta", "p_value", "p_adjusted", "alpha"):
         if gate.get(key) is not None:
             parts.append(f"{key} = {format_number(gate.get(key), 6)}")
+    if gate.get("source"):  # "suite", or "--fail-on-regression" for the gates that flag adds
+        parts.append(f"from {text_of(gate.get('source'))}")
     return "; ".join(parts)
 
 
