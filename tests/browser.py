@@ -48,6 +48,9 @@ class PageLog:
         return bad + [f"uncaught: {e}" for e in self.errors]
 
 
+_SHARED: list[Any] = []  # the running browser, while a session holds one
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """A headless Chromium for the whole test session (skipped only without Chromium)."""
@@ -61,11 +64,19 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail("playwright is not installed; pip install -e '.[dev]'")
+    # Each test module that imports this fixture gets its own session-scoped copy, and
+    # Playwright's sync API allows one running instance per process: the first copy starts
+    # Chromium, later ones borrow it, and the first closes it when the session ends.
+    if _SHARED:
+        yield _SHARED[0]
+        return
     with sync_playwright() as pw:
         instance = pw.chromium.launch(executable_path=executable, headless=True)
+        _SHARED.append(instance)
         try:
             yield instance
         finally:
+            _SHARED.clear()
             instance.close()
 
 

@@ -133,9 +133,12 @@ def test_html_escapes_hostile_strings(name: str) -> None:
     # Escaped text may show the words; no element or attribute can carry them.
     assert not re.search(r"<[a-z]+[^>]*\son[a-z]+\s*=", outside, re.I)
     assert not re.search(r"""(href|src)\s*=\s*["']?\s*javascript:""", outside, re.I)
+    # The plots lead: the forest plot of an A/B page, the trends of a series.
     assert re.findall(r'href="([^"]*)"', html) == [
+        "#differences" if name == "pairwise" else "#trends",
+        "#runs",
         "#summary",
-        *(["#trends", "#forgotten"] if name != "pairwise" else []),
+        *(["#forgotten"] if name != "pairwise" else []),
         "#examples",
         "#samples",
     ]
@@ -237,7 +240,8 @@ def test_series_has_one_chart_per_trend_with_ci_band(series: dict[str, Any]) -> 
         assert 'class="trend-line"' in svg
         for label in series["series"]["order"]:
             assert f"<title>{label}</title>" in svg
-    assert "<svg" not in render_compare_html(_load("pairwise"))
+    pairwise_html = render_compare_html(_load("pairwise"))
+    assert pairwise_html.count("<svg") == 1 and 'class="chart-svg forest"' in pairwise_html
 
 
 def test_series_charts_mark_significant_regressions(series_sig: dict[str, Any]) -> None:
@@ -406,7 +410,7 @@ def test_markdown_escapes_cells(pairwise: dict[str, Any]) -> None:
     assert r"\=cmd" not in md and r"=cmd\|'" in md  # the pipe cannot end the cell
     for line in md.splitlines():
         if line.startswith("| "):
-            assert len(re.findall(r"(?<!\\)\|", line)) == 11, line
+            assert len(re.findall(r"(?<!\\)\|", line)) == 13, line
 
 
 def test_gates_markdown() -> None:

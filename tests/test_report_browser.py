@@ -236,11 +236,11 @@ def test_compare_report_is_safe_and_interactive(browser: Any, tmp_path: Path) ->
         assert len(_visible_rows(page, "#comparisons")) == n_significant
         page.uncheck("#row-significant")
         # Sort by delta: ascending, then descending.
-        delta_col = 8
-        page.click("#comparisons thead th:nth-child(9) button")
+        delta_col = 9  # after the values and n (with what was left out)
+        page.click("#comparisons thead th:nth-child(10) button")
         deltas = [float(r[delta_col]) for r in _visible_rows(page, "#comparisons")]
         assert deltas == sorted(deltas) and len(deltas) == n_rows
-        page.click("#comparisons thead th:nth-child(9) button")
+        page.click("#comparisons thead th:nth-child(10) button")
         deltas = [float(r[delta_col]) for r in _visible_rows(page, "#comparisons")]
         assert deltas == sorted(deltas, reverse=True)
         # Filter by text.

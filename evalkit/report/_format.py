@@ -92,3 +92,88 @@ def text_of(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     except ValueError:  # circular structure; cannot come from JSON but stay total
         return repr(value)
+
+
+def nice_step(span: float, target: int = 5) -> float:
+    """A 1-2-2.5-5 step (times a power of ten) that cuts ``span`` into about ``target`` parts.
+
+    Axis ticks and histogram bins at multiples of such a step read as round numbers.
+
+    >>> nice_step(100), nice_step(0.37), nice_step(7), nice_step(111, 20)
+    (20.0, 0.1, 2.0, 10.0)
+    >>> nice_step(0.0)
+    1.0
+    """
+    if not math.isfinite(span) or span <= 0:
+        return 1.0
+    raw = span / max(1, target)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    for factor in (1.0, 2.0, 2.5, 5.0):
+        if raw <= factor * magnitude * (1 + 1e-9):
+            return factor * magnitude
+    return 10.0 * magnitude
+
+
+def step_decimals(step: float) -> int:
+    """The decimals needed to write every multiple of ``step`` exactly (at most 12).
+
+    >>> step_decimals(0.05), step_decimals(2.5), step_decimals(10.0), step_decimals(0.25)
+    (2, 1, 0, 2)
+    """
+    if not math.isfinite(step) or step <= 0:
+        return 0
+    for decimals in range(13):
+        if abs(round(step, decimals) - step) <= 1e-9 * step:
+            return decimals
+    return 12
+
+
+def format_tick(value: float, step: float) -> str:
+    """An axis tick or bin edge at the precision of its ``step`` (so 0.15 and 0.2 on a 0.05
+    grid read ``0.15`` and ``0.20``), with thousands separators and no ``-0``.
+
+    >>> [format_tick(v, 0.05) for v in (0.0, 0.15, 0.2)]
+    ['0.00', '0.15', '0.20']
+    >>> format_tick(-0.0000001, 0.5), format_tick(12000.0, 2000.0), format_tick(2.5e10, 5e9)
+    ('0.0', '12,000', '2.5e10')
+    """
+    if step >= 1e6:
+        # Millions and more: a short mantissa and exponent (2.5e10), not a 14-digit label.
+        mantissa, _, exponent = f"{value:.3g}".partition("e")
+        return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+    decimals = step_decimals(step)
+    text = f"{value:,.{decimals}f}"
+    if text.lstrip("-").strip("0.,") == "":
+        text = text.lstrip("-")
+    return text
+
+
+def nice_range(low: float, high: float, target: int = 5) -> tuple[float, float, float]:
+    """Round ends around ``[low, high]`` and their step: the smallest grid of
+    :func:`nice_step` multiples that covers the values (a flat range gets one step each side).
+
+    >>> nice_range(26.1, 137.4)
+    (25.0, 150.0, 25.0)
+    >>> nice_range(0.31, 0.47)
+    (0.3, 0.5, 0.05)
+    >>> nice_range(5.0, 5.0)
+    (4.0, 6.0, 1.0)
+    """
+    if high < low:
+        low, high = high, low
+    if high - low <= 1e-12 * max(1.0, abs(high)):
+        step = nice_step(abs(high) or 1.0, target)
+        return (
+            _snap(math.floor(low / step) * step - step, step),
+            _snap(math.ceil(high / step) * step + step, step),
+            step,
+        )
+    step = nice_step(high - low, target)
+    start = math.floor(low / step + 1e-9) * step
+    end = math.ceil(high / step - 1e-9) * step
+    return _snap(start, step), _snap(end, step), step
+
+
+def _snap(value: float, step: float) -> float:
+    """``value`` rounded to the decimals of ``step`` (removes 0.30000000000000004)."""
+    return round(value, step_decimals(step) + 1) + 0.0

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.report._files import write_text_atomic
-from evalkit.report.compare_html import change_of, pair_labels, render_compare_html, run_labels
+from evalkit.report.compare_html import (
+    NOT_TESTED,
+    change_of,
+    is_tested,
+    left_out_counts,
+    left_out_text,
+    pair_labels,
+    render_compare_html,
+    run_labels,
+)
 from evalkit.report.csv_report import neutralise_cell
 from evalkit.report.markdown import render_compare_markdown
 from evalkit.store import write_json_atomic
@@ -25,6 +34,19 @@ COMPARE_JSON = "compare.json"
 COMPARE_CSV = "compare.csv"
 COMPARE_HTML = "compare.html"
 COMPARE_MD = "compare.md"
+
+#: The reasons a sample is left out of a comparison row, one count column each
+#: (:func:`evalkit.compare.left_out_counts`); a reason not listed here still counts in
+#: ``left_out`` and is named in ``left_out_why``.
+LEFT_OUT_REASONS = (
+    "failed_a",
+    "failed_b",
+    "failed_both",
+    "missing_a",
+    "missing_b",
+    "missing_other",
+)
+LEFT_OUT_COLUMNS = tuple(f"left_out_{reason}" for reason in LEFT_OUT_REASONS)
 
 #: Column order of ``compare.csv``: one row per comparison (pair of runs, task, metric value).
 COMPARE_COLUMNS = (
@@ -36,6 +58,8 @@ COMPARE_COLUMNS = (
     "higher_is_better",
     "value_a",
     "value_b",
+    "value_a_full",
+    "value_b_full",
     "delta",
     "ci_low",
     "ci_high",
@@ -48,9 +72,32 @@ COMPARE_COLUMNS = (
     "ties",
     "losses",
     "n",
+    "left_out",
+    *LEFT_OUT_COLUMNS,
+    "left_out_why",
     "errors_excluded",
+    "interval_method",
+    "p_method",
+    "interval_note",
+    "verdict_note",
     "signature",
 )
+
+
+def _left_out_cells(row: Mapping[str, Any], a_label: str, b_label: str) -> dict[str, Any]:
+    """The left-out columns of a row: the total, one count per known reason, and in words.
+
+    Rows written before ``left_out`` existed leave the per-reason counts empty (unknown).
+    """
+    counts = left_out_counts(row)
+    raw = row.get("left_out")
+    cells: dict[str, Any] = {"left_out": sum(counts.values())}
+    if isinstance(raw, Mapping):
+        for reason, column in zip(LEFT_OUT_REASONS, LEFT_OUT_COLUMNS, strict=True):
+            cells[column] = raw.get(reason, 0)
+    why = left_out_text(row, a_label, b_label)
+    cells["left_out_why"] = why.partition(": ")[2] if why else None
+    return cells
 
 
 def compare_csv_text(doc: Mapping[str, Any]) -> str:
@@ -58,12 +105,12 @@ def compare_csv_text(doc: Mapping[str, Any]) -> str:
 
     Every cell goes through :func:`evalkit.report.csv_report.neutralise_cell` (formula
     injection is defused; numbers keep full precision). ``change`` is the row's outcome
-    (``improved``, ``regressed`` or ``no significant change``).
+    (``improved``, ``regressed``, ``no significant change`` or ``not tested``).
 
     >>> doc = {"runs": [{"index": 0, "label": "=a"}, {"index": 1, "label": "b"}],
     ...        "comparisons": [{"a": 0, "b": 1, "task": "t", "metric": "m", "delta": -0.5}]}
     >>> print(compare_csv_text(doc).splitlines()[1])
-    '=a,b,,t,m,,,,-0.5,,,,,,no significant change,,,,,,,
+    '=a,b,,t,m,,,,,,-0.5,,,,,,not tested,,,,,,0,,,,,,,,,,,,,
     """
     labels = run_labels(doc)
     buf = io.StringIO()
@@ -74,7 +121,13 @@ def compare_csv_text(doc: Mapping[str, Any]) -> str:
         if not isinstance(row, Mapping):
             continue
         a_label, b_label = pair_labels(labels, row)
-        values = {**row, "a_label": a_label, "b_label": b_label, "change": change_of(row)}
+        values = {
+            **row,
+            "a_label": a_label,
+            "b_label": b_label,
+            "change": change_of(row) if is_tested(row) else NOT_TESTED,
+            **_left_out_cells(row, a_label, b_label),
+        }
         writer.writerow([neutralise_cell(values.get(col)) for col in COMPARE_COLUMNS])
     return buf.getvalue()
 

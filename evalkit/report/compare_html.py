@@ -29,6 +29,7 @@ from markupsafe import Markup, escape
 
 from evalkit.report._assets import page_assets
 from evalkit.report._format import MISSING, confidence_label, format_ci, format_number, text_of
+from evalkit.report.charts import forest_svg
 from evalkit.report.html import _environment, script_json
 
 #: Rows per page of the comparison table (the reader can change it on the page).
@@ -95,6 +96,147 @@ def change_of(row: Mapping[str, Any]) -> str:
         return NO_CHANGE
     better = (delta > 0) == (row.get("higher_is_better") is not False)
     return IMPROVED if better else REGRESSED
+
+
+NOT_TESTED = "not tested"
+
+
+def is_tested(row: Mapping[str, Any]) -> bool:
+    """Whether a comparison row had a paired test (set-level metrics that skip resampling do
+    not: their row has no interval and no p-value).
+
+    >>> is_tested({"change": "not tested"}), is_tested({"p_value": None})
+    (False, False)
+    >>> is_tested({"p_value": 0.2})
+    True
+    """
+    if row.get("change") == NOT_TESTED:
+        return False
+    if row.get("change") in CHANGE_MARKS:
+        return True
+    return _finite_number(row.get("p_value")) is not None or (
+        _finite_number(row.get("ci_low")) is not None
+        and _finite_number(row.get("ci_high")) is not None
+    )
+
+
+def _count(value: Any) -> int:
+    """A recorded count (a number, or a dict of counts by reason) as one whole number."""
+    if isinstance(value, Mapping):
+        return sum(_count(v) for v in value.values())
+    number = _finite_number(value)
+    return int(number) if number is not None and number > 0 else 0
+
+
+def left_out_counts(row: Mapping[str, Any]) -> dict[str, int]:
+    """How many samples a comparison row left out, by reason (only reasons with any).
+
+    Reads ``left_out`` (a dict of counts such as ``failed_a``, ``missing_b``), or, in documents
+    written before it existed, ``errors_excluded`` (samples whose call failed in either run).
+
+    >>> left_out_counts({"left_out": {"failed_a": 0, "failed_b": 2}, "errors_excluded": 2})
+    {'failed_b': 2}
+    >>> left_out_counts({"errors_excluded": 1}), left_out_counts({"errors_excluded": 0})
+    ({'failed': 1}, {})
+    """
+    raw = row.get("left_out")
+    if isinstance(raw, Mapping):
+        counts = {str(k): _count(v) for k, v in raw.items()}
+        return {k: n for k, n in counts.items() if n > 0}
+    if _count(raw):
+        return {"left_out": _count(raw)}
+    if _count(row.get("errors_excluded")):
+        return {"failed": _count(row.get("errors_excluded"))}
+    return {}
+
+
+def _reason_text(key: str, a_label: str, b_label: str) -> str:
+    """One reason a sample was left out, in words, naming the run it concerns.
+
+    >>> [_reason_text(k, "a", "b") for k in ("failed_b", "failed_both", "missing_a", "odd_key")]
+    ['failed in b', 'failed in both runs', 'missing from a', 'odd key']
+    """
+    fixed = {
+        "failed": "failed in either run",
+        "failed_both": "failed in both runs",
+        "missing": "missing from a run",
+        "missing_other": "missing from another run of the comparison",
+    }
+    if key in fixed:
+        return fixed[key]
+    reason, _, side = key.rpartition("_")
+    run = {"a": a_label, "b": b_label}.get(side)
+    if run is None:
+        return key.replace("_", " ")
+    if reason == "failed":
+        return f"failed in {run}"
+    if reason == "missing":
+        return f"missing from {run}"
+    return f"{reason.replace('_', ' ')} ({run})"
+
+
+def left_out_text(row: Mapping[str, Any], a_label: str = "A", b_label: str = "B") -> str:
+    """What a row left out, in words; empty when it left nothing out.
+
+    >>> left_out_text({"left_out": {"failed_b": 1, "missing_a": 2}}, "a", "b")
+    '3 left out: 1 failed in b, 2 missing from a'
+    >>> left_out_text({"errors_excluded": 0})
+    ''
+    """
+    counts = left_out_counts(row)
+    if not counts:
+        return ""
+    parts = [f"{format_number(n)} {_reason_text(k, a_label, b_label)}" for k, n in counts.items()]
+    return f"{format_number(sum(counts.values()))} left out: {', '.join(parts)}"
+
+
+def procedure_text(row: Mapping[str, Any]) -> str:
+    """The procedures behind a row's interval and p-value, named both where they differ.
+
+    >>> procedure_text({"interval_method": "BCa bootstrap", "p_method": "paired bootstrap"})
+    'interval: BCa bootstrap; p-value: paired bootstrap'
+    >>> procedure_text({"interval_method": "paired bootstrap", "p_method": "paired bootstrap"})
+    'paired bootstrap'
+    >>> procedure_text({})
+    ''
+    """
+    interval, p = row.get("interval_method"), row.get("p_method")
+    if interval and p and interval != p:
+        return f"interval: {text_of(interval)}; p-value: {text_of(p)}"
+    return text_of(interval or p) if (interval or p) else ""
+
+
+def wtl_text(row: Mapping[str, Any], sep: str = " / ") -> str:
+    """Wins / ties / losses, or one em dash where the metric has none (set-level metrics).
+
+    >>> wtl_text({"wins": 3, "ties": 0, "losses": 1}), wtl_text({"wins": None})
+    ('3 / 0 / 1', '—')
+    """
+    counts = [row.get(k) for k in ("wins", "ties", "losses")]
+    if all(_is_number(c) for c in counts):
+        return sep.join(format_number(c) for c in counts)
+    return MISSING
+
+
+def full_value_text(row: Mapping[str, Any], side: str) -> str:
+    """``full run V`` when the run's full-run value is recorded and the row left samples out
+    or the two differ; else empty.
+
+    >>> full_value_text({"value_a": 81.92, "value_a_full": 79.17, "n_a_full": 20}, "a")
+    'full run 79.17 (n 20)'
+    >>> full_value_text({"value_a": 0.5, "value_a_full": 0.5}, "a")
+    ''
+    """
+    full = row.get(f"value_{side}_full")
+    if not _is_number(full):
+        return ""
+    shown = format_number(full)
+    if not left_out_counts(row) and shown == format_number(row.get(f"value_{side}")):
+        return ""
+    n_full = row.get(f"n_{side}_full")
+    if isinstance(n_full, int) and not isinstance(n_full, bool):
+        return f"full run {shown} (n {format_number(n_full)})"
+    return f"full run {shown}"
 
 
 def run_labels(doc: Mapping[str, Any]) -> dict[int, str]:
@@ -235,7 +377,9 @@ def _comparison_row(
     a_label, b_label = pair_labels(labels, row)
     arrow, arrow_title = _direction(row.get("higher_is_better"))
     against = text_of(row.get("against"))
-    wins, ties, losses = (row.get(k) for k in ("wins", "ties", "losses"))
+    wins = row.get("wins")
+    tested = is_tested(row)
+    left_out = left_out_counts(row)
     return {
         "index": index,
         "task": text_of(row.get("task")),
@@ -259,20 +403,141 @@ def _comparison_row(
         "p_sort": _sort_key(row.get("p_value")),
         "p_adjusted": _p_text(row.get("p_adjusted")),
         "p_adjusted_sort": _sort_key(row.get("p_adjusted")),
-        "change": change,
-        "change_class": change.replace(" ", "-"),
-        "mark": CHANGE_MARKS[change],
+        "change": change if tested else NOT_TESTED,
+        "change_class": change.replace(" ", "-") if tested else "not-tested",
+        "mark": CHANGE_MARKS[change] if tested else "◇",
         "change_sort": {REGRESSED: "-1", NO_CHANGE: "0", IMPROVED: "1"}[change],
         "significant": row.get("significant") is True,
-        "wtl": " / ".join(format_number(v) for v in (wins, ties, losses)),
+        "verdict_note": text_of(row.get("verdict_note")) if row.get("verdict_note") else "",
+        "procedure": procedure_text(row),
+        "interval_note": text_of(row.get("interval_note")) if row.get("interval_note") else "",
+        "procedures_differ": bool(
+            row.get("interval_method")
+            and row.get("p_method")
+            and row.get("interval_method") != row.get("p_method")
+        ),
+        "full_a": full_value_text(row, "a"),
+        "full_b": full_value_text(row, "b"),
+        "left_out": left_out_text(row, a_label, b_label),
+        "wtl": wtl_text(row),
         "wtl_sort": _sort_key(wins),
         "mcnemar": _p_text(row.get("mcnemar_p")),
         "mcnemar_sort": _sort_key(row.get("mcnemar_p")),
         "n": format_number(row.get("n")),
         "n_sort": _sort_key(row.get("n")),
         "errors_excluded": format_number(row.get("errors_excluded")),
-        "has_errors": _is_number(row.get("errors_excluded")) and row.get("errors_excluded", 0) > 0,
+        "has_errors": bool(left_out),
     }
+
+
+# --- forest plot and sample counts ------------------------------------------------------------
+
+
+#: The forest plot's markers, named in its right-hand text (a dot would read as a separator).
+_FOREST_MARKS = {IMPROVED: "▲", REGRESSED: "▼", NO_CHANGE: "●"}
+
+
+def _forest_rows(
+    raw_rows: Sequence[Mapping[str, Any]], labels: Mapping[int, str], ci_label: str
+) -> list[dict[str, Any]]:
+    """The rows of the forest plot, one per comparison row, in the table's order."""
+    pairs = {(r.get("a"), r.get("b")) for r in raw_rows}
+    out = []
+    for row in raw_rows:
+        a_label, b_label = pair_labels(labels, row)
+        arrow, _ = _direction(row.get("higher_is_better"))
+        label = f"{text_of(row.get('task'))} · {text_of(row.get('metric'))} {arrow}".strip()
+        if len(pairs) > 1:
+            label += f" ({b_label} vs {a_label})"
+        tested = is_tested(row)
+        verdict = change_of(row) if tested else NOT_TESTED
+        delta = format_number(row.get("delta"))
+        has_ci = all(_finite_number(row.get(k)) is not None for k in ("ci_low", "ci_high"))
+        if tested:
+            interval = format_ci(row.get("ci_low"), row.get("ci_high")) if has_ci else "no interval"
+            text = f"Δ {delta} {interval} · {_FOREST_MARKS[verdict]} {verdict}"
+        else:
+            text = f"Δ {delta} · not tested"
+        counts = left_out_counts(row)
+        if counts:
+            text += f" · {format_number(sum(counts.values()))} left out"
+        tip = [
+            f"{label}: {b_label} − {a_label} = {delta}",
+            f"{ci_label} {format_ci(row.get('ci_low'), row.get('ci_high'))}" if tested else "",
+            f"p {_p_text(row.get('p_value'))}, p (Holm) {_p_text(row.get('p_adjusted'))}"
+            if tested
+            else "not tested (no interval, no p-value)",
+            verdict if tested else "",
+            text_of(row.get("verdict_note")) if row.get("verdict_note") else "",
+            text_of(row.get("interval_note")) if row.get("interval_note") else "",
+            left_out_text(row, a_label, b_label),
+            procedure_text(row),
+        ]
+        out.append(
+            {
+                "label": label,
+                "delta": row.get("delta"),
+                "ci_low": row.get("ci_low") if tested else None,
+                "ci_high": row.get("ci_high") if tested else None,
+                "verdict": verdict,
+                "text": text,
+                "tip": "; ".join(x for x in tip if x),
+            }
+        )
+    return out
+
+
+def _failed_counts(counts: Mapping[str, int]) -> int:
+    return sum(n for k, n in counts.items() if not k.startswith("missing"))
+
+
+def _sample_counts(
+    doc: Mapping[str, Any], raw_rows: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per task: samples common to all runs, in any run, and left out, with the reasons.
+
+    Samples missing from a run (the union less the common ids) and samples whose call failed
+    in a run are both left out: from the document's per-task ``missing`` and ``failed`` counts,
+    or, in documents without them, from ``left_out`` (missing ids only) and the most any
+    comparison row of the task left out for a failure.
+    """
+    failed: dict[str, int] = {}
+    compared: dict[str, int] = {}
+    for row in raw_rows:
+        task = text_of(row.get("task"))
+        failed[task] = max(failed.get(task, 0), _failed_counts(left_out_counts(row)))
+        n = row.get("n")
+        if isinstance(n, int) and not isinstance(n, bool):
+            compared[task] = min(compared.get(task, n), n)
+    out = []
+    for task, info in _as_dict(doc.get("samples")).items():
+        info = _as_dict(info)
+        name = text_of(task)
+        if "missing" in info or "failed" in info:
+            # Recorded per task: ids not in every run, and calls that failed in a run.
+            missing, n_failed = _count(info.get("missing")), _count(info.get("failed"))
+        else:
+            # Older documents: ``left_out`` counted only the missing ids (union - common).
+            missing, n_failed = _count(info.get("left_out")), failed.get(name, 0)
+        total = missing + n_failed
+        reasons = []
+        if missing:
+            reasons.append(f"{format_number(missing)} not in every run")
+        if n_failed:
+            reasons.append(f"{format_number(n_failed)} failed in a run")
+        common = info.get("common")
+        out.append(
+            {
+                "task": name,
+                "common": format_number(common),
+                "union": format_number(info.get("union")),
+                "compared": format_number(info.get("compared", compared.get(name, common))),
+                "left_out": format_number(total),
+                "why": ", ".join(reasons),
+                "has_left_out": total > 0,
+            }
+        )
+    return out
 
 
 # --- trend charts (inline SVG) ---------------------------------------------------------------
@@ -650,7 +915,7 @@ def _payload(doc: Mapping[str, Any], labels: Mapping[int, str]) -> dict[str, Any
                         text_of(r.get("metric")),
                         *pair_labels(labels, r),
                         text_of(r.get("against")),
-                        change_of(r),
+                        change_of(r) if is_tested(r) else NOT_TESTED,
                     ]
                 ),
                 "significant": r.get("significant") is True,
@@ -714,17 +979,7 @@ def build_compare_context(doc: Mapping[str, Any]) -> dict[str, Any]:
     series = _as_dict(doc.get("series"))
     if kind == "series" or series:
         facts.append(("series ordered by", text_of(series.get("key", settings.get("series")))))
-    samples = [
-        {
-            "task": text_of(task),
-            "common": format_number(_as_dict(info).get("common")),
-            "union": format_number(_as_dict(info).get("union")),
-            "left_out": format_number(_as_dict(info).get("left_out")),
-            "has_left_out": _is_number(_as_dict(info).get("left_out"))
-            and _as_dict(info).get("left_out", 0) > 0,
-        }
-        for task, info in _as_dict(doc.get("samples")).items()
-    ]
+    samples = _sample_counts(doc, raw_rows)
 
     charts = []
     order = [text_of(x) for x in _as_list(series.get("order"))] or [r["label"] for r in runs]
@@ -776,6 +1031,13 @@ def build_compare_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "n_rows": format_number(len(rows)),
         "n_significant": format_number(sum(1 for r in rows if r["significant"])),
         "charts": charts,
+        "forest": forest_svg(
+            _forest_rows(raw_rows, labels, ci_label),
+            f"Differences B − A with their {ci_label}, one row per compared value",
+            ci_label,
+        )
+        if raw_rows and not (bool(series) or kind == "series")
+        else None,
         "forgotten": _forgotten(series),
         "example_sections": sections,
         "hidden_sections": format_number(hidden_sections) if hidden_sections else "",

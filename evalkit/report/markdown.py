@@ -119,6 +119,34 @@ def _p_cell(value: Any) -> str:
     return _number_cell(format_number(value, 3)) if value is not None else "—"
 
 
+def _value_cell(row: dict[str, Any], side: str) -> str:
+    """A run's value on the common samples, with its full-run value where samples were left
+    out (``81.92 (full run 79.17)``)."""
+    from evalkit.report.compare_html import full_value_text
+
+    cell = _number_cell(format_number(row.get(f"value_{side}")))
+    full = full_value_text(row, side)
+    return f"{cell} ({escape_cell(full)})" if full else cell
+
+
+def _n_cell(row: dict[str, Any], a_label: str, b_label: str) -> str:
+    """The samples compared, and how many were left out and why."""
+    from evalkit.report.compare_html import left_out_text
+
+    cell = _number_cell(format_number(row.get("n")))
+    why = left_out_text(row, a_label, b_label)
+    return f"{cell} ({escape_cell(why)})" if why else cell
+
+
+def _notes(row: dict[str, Any], procedure_text: Any) -> str:
+    """What qualifies a row's verdict: its note, a missing interval, two procedures."""
+    notes = [str(row[k]) for k in ("verdict_note", "interval_note") if row.get(k)]
+    methods = row.get("interval_method"), row.get("p_method")
+    if all(methods) and methods[0] != methods[1]:
+        notes.append(procedure_text(row))
+    return "; ".join(notes)
+
+
 def render_compare_markdown(doc: dict[str, Any]) -> str:
     """Render a comparison document as a one-screen Markdown summary.
 
@@ -154,10 +182,13 @@ def render_compare_markdown(doc: dict[str, Any]) -> str:
         REGRESSED,
         change_of,
         correction_text,
+        is_tested,
         pair_labels,
         paired_test_text,
+        procedure_text,
         resolution_warning,
         run_labels,
+        wtl_text,
     )
 
     raw_settings = doc.get("settings")
@@ -202,9 +233,10 @@ def render_compare_markdown(doc: dict[str, Any]) -> str:
     order = sorted(range(len(rows)), key=lambda i: (rank[changes[i]], i))
     shown = order[:MAX_COMPARE_ROWS]
     lines.append(
-        f"| | task | metric | A → B | value A | value B | Δ | {ci_label} | p (Holm) | W/T/L |"
+        f"| | task | metric | A → B | value A | value B | n | Δ | {ci_label} | p (Holm) | W/T/L "
+        "| notes |"
     )
-    lines.append("|---|---|---|---|---:|---:|---:|---|---:|---|")
+    lines.append("|---|---|---|---|---:|---:|---:|---:|---|---:|---|---|")
     for i in shown:
         row, change = rows[i], changes[i]
         a_label, b_label = pair_labels(labels, row)
@@ -214,21 +246,22 @@ def render_compare_markdown(doc: dict[str, Any]) -> str:
             pair += f" ({escape_cell(against)})"
         hib = row.get("higher_is_better")
         arrow = " ↑" if hib is True else " ↓" if hib is False else ""
-        mark = CHANGE_MARKS[change]
+        mark = CHANGE_MARKS[change] if is_tested(row) else "◇ not tested"
         if change != NO_CHANGE:
             mark = f"**{mark}** {change}"
-        wtl = "/".join(_number_cell(format_number(row.get(k))) for k in ("wins", "ties", "losses"))
         cells = (
             mark,
             escape_cell(row.get("task")),
             escape_cell(row.get("metric")) + arrow,
             pair,
-            _number_cell(format_number(row.get("value_a"))),
-            _number_cell(format_number(row.get("value_b"))),
+            _value_cell(row, "a"),
+            _value_cell(row, "b"),
+            _n_cell(row, a_label, b_label),
             _number_cell(format_number(row.get("delta"))),
             _number_cell(format_ci(row.get("ci_low"), row.get("ci_high"))),
             _p_cell(row.get("p_adjusted")),
-            wtl,
+            _number_cell(wtl_text(row, "/")),
+            escape_cell(_notes(row, procedure_text) or None),
         )
         lines.append("| " + " | ".join(cells) + " |")
     hidden = order[len(shown) :]
