@@ -1,8 +1,9 @@
 """The Python API for analysis: run suites, load runs, compare them, get pandas tables.
 
 Everything here reads and writes the same records as the command line (``results.json`` +
-``samples.jsonl``); nothing calls a model except :func:`run`. pandas is optional: only
-``to_pandas`` needs it, and says how to install it when it is missing.
+``samples.jsonl``); nothing calls a model except :func:`run`. pandas comes with the
+``pandas`` extra (``scripts/setup.sh`` installs it): only ``to_pandas`` needs it, and says how
+to install it when it is missing.
 
 >>> import evalkit
 >>> run = evalkit.run("suites/quickstart.yaml", "predictions:suites/quickstart/sys_a.jsonl",
@@ -16,7 +17,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,12 +41,17 @@ RESULT_COLUMNS = CSV_COLUMNS
 SAMPLE_COLUMNS = ("task", "id", "prompt", "prediction", "references", "error", "cached")
 
 
+#: How to get pandas, named in the error of ``to_pandas`` without it.
+PANDAS_HINT = "pip install 'evalkit[pandas]'"
+
+
 def _pandas() -> Any:
     try:
         import pandas
-    except ImportError as exc:  # pandas is a dev/optional dependency
+    except ImportError as exc:  # an optional dependency: the `pandas` extra
         raise ImportError(
-            "to_pandas() needs pandas: pip install pandas (or pip install -e '.[dev]')."
+            f"to_pandas() needs pandas, which is not installed: {PANDAS_HINT} "
+            "(scripts/setup.sh installs it; from a checkout: pip install -e '.[pandas]')."
         ) from exc
     return pandas
 
@@ -183,7 +189,7 @@ def load_runs(*run_dirs: PathLike | Iterable[PathLike]) -> Runs:
 
 def run(
     suite: Suite | PathLike,
-    model: str | ModelAdapter,
+    model: str | ModelAdapter | None,
     out: PathLike,
     **options: Any,
 ) -> Run:
@@ -194,17 +200,29 @@ def run(
 
     Args:
         suite: A suite YAML path or a loaded suite.
-        model: An adapter spec (``predictions:PATH``, ``hf:PATH``, ``openai:MODEL``...) or an
-            adapter instance.
+        model: An adapter spec (``predictions:PATH``, ``hf:PATH``, ``openai:MODEL``...), an
+            adapter instance, or None when every task names its own ``model:``.
         out: The run directory.
-        **options: Fields of :class:`evalkit.runner.RunOptions` (``limit``, ``seed``,
-            ``resume``, ``use_cache``, ``labels``, ``model_options``...).
+        **options: Fields of :class:`evalkit.runner.RunOptions` (``overwrite``, ``resume``,
+            ``limit``, ``seed``, ``use_cache``, ``labels``, ``model_options``...), as the
+            command line's flags: ``overwrite=True`` replaces a run already in ``out``.
 
     Returns:
         The run read back from ``out``; ``exit_code`` is 1 when a gate failed, else 0.
-    """
-    from evalkit.runner import run_suite
 
+    Raises:
+        ConfigError: An option that :class:`~evalkit.runner.RunOptions` does not have (with the
+            list of those it has), or a bad suite or model (exit code 2 on the command line).
+    """
+    from evalkit.runner import RunOptions, run_suite
+
+    known = {f.name for f in fields(RunOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(
+            f"evalkit.run: unknown option(s) {', '.join(unknown)}; the options are "
+            f"{', '.join(sorted(known))}."
+        )
     suite_arg: Any = suite if not isinstance(suite, os.PathLike) else os.fspath(suite)
     outcome = run_suite(suite_arg, model, Path(out), **options)
     loaded = load_run(outcome.path)

