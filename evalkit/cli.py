@@ -42,14 +42,19 @@ def _parse_labels(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def _print_gates(gates: list[dict[str, Any]]) -> None:
+    """One line per gate check, then counts; the failure count goes to stderr."""
     for gate in gates:
         mark = {"pass": "PASS", "fail": "FAIL", "skipped": "SKIP"}[gate["status"]]
         click.echo(
             f"gate {mark}: {gate['task']}/{gate['metric']} {gate['kind']}: {gate['message']}"
         )
-    failed = [g for g in gates if g["status"] == "fail"]
-    if failed:
-        click.echo(f"{len(failed)} gate(s) failed; exit code 1.", err=True)
+    counts = {s: sum(g["status"] == s for g in gates) for s in ("pass", "fail", "skipped")}
+    if gates:
+        click.echo(
+            f"gates: {counts['pass']} passed, {counts['fail']} failed, {counts['skipped']} skipped"
+        )
+    if counts["fail"]:
+        click.echo(f"{counts['fail']} gate(s) failed; exit code 1.", err=True)
 
 
 def _ci_outputs(
@@ -120,8 +125,9 @@ def cli() -> None:
 @click.option(
     "--model",
     "-m",
-    required=True,
-    help="Adapter spec: predictions:PATH, python:MODULE:FUNCTION, scripted:echo ...",
+    default=None,
+    help="Adapter spec: predictions:PATH, python:MODULE:FUNCTION, scripted:echo ... "
+    "(optional when every task names its own `model:`).",
 )
 @click.option(
     "--out",
@@ -192,7 +198,7 @@ def cli() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run(
     suite: Path,
-    model: str,
+    model: str | None,
     out: Path | None,
     limit: int | None,
     seed: int | None,
@@ -226,20 +232,18 @@ def run(
 
     loaded = load_suite(suite)
     if out is None:
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        out = Path("reports") / loaded.name / stamp
+        from evalkit.store import default_run_dir
+
+        out = default_run_dir(loaded.name)  # unique even for runs started in the same second
     if overwrite and resume:
         raise ConfigError("--overwrite and --resume exclude each other; pick one.")
-    if overwrite and out.exists():
-        import shutil
-
-        if not (out / "results.json").exists() and any(out.iterdir()):
-            raise ConfigError(f"{out}: --overwrite only replaces a run directory; this one is not.")
-        shutil.rmtree(out)
+    # --overwrite: the runner builds the new run beside the old one and swaps it in only once
+    # it has saved samples (never rmtree first).
     opts = RunOptions(
         limit=limit,
         seed=seed,
         resume=resume,
+        overwrite=overwrite,
         use_cache=not no_cache,
         progress=not quiet,
         batch_size=batch_size,
@@ -311,32 +315,89 @@ def metrics(as_json: bool) -> None:
     "--baseline",
     type=click.Path(path_type=Path),
     default=None,
-    help="The run to test regressions against.",
+    help="The run to test regressions against (without it, baseline-relative gates are "
+    "skipped: no baseline yet).",
 )
-@click.option("--resamples", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Also test every task's primary metric values against --baseline (paired bootstrap, "
+    "Holm-corrected with the suite's regression gates); fail on a significant regression.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level of the --fail-on-regression tests.",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Paired bootstrap resamples (default: max(1000, 4 x tests / alpha)).",
+)
 @click.option("--seed", type=int, default=12345, show_default=True)
 @click.option("--junit", type=click.Path(path_type=Path), default=None)
 @click.option("--markdown", type=click.Path(path_type=Path), default=None)
 def gate(
     run_dir: Path,
     baseline: Path | None,
-    resamples: int,
+    fail_on_regression: bool,
+    alpha: float,
+    resamples: int | None,
     seed: int,
     junit: Path | None,
     markdown: Path | None,
 ) -> None:
-    """Check the gates recorded in RUN_DIR (against --baseline); exit 1 when one fails."""
-    from evalkit.gates import check_gates, gates_failed
+    """Check the gates of RUN_DIR (against --baseline); exit 1 when one fails.
+
+    Writes RUN_DIR/gates.json and re-renders RUN_DIR/report.html with the verdicts. A run
+    whose suite declares no gates is an error (exit 2) unless --fail-on-regression is given.
+    """
+    from evalkit import gates as gates_mod
+    from evalkit.report import write_reports
     from evalkit.store import load_run
 
     record = load_run(run_dir)
+    if not gates_mod.declared_gates(record.header):
+        if not fail_on_regression:
+            raise ConfigError(
+                f"{run_dir}: the suite of this run declares no gates, so nothing would be "
+                f"checked. {gates_mod.HOW_TO_GATE}"
+            )
+        if baseline is None:
+            raise ConfigError(
+                f"{run_dir}: --fail-on-regression needs --baseline BASE_RUN (the suite declares "
+                "no gates, so without a baseline nothing would be checked)."
+            )
     base = load_run(baseline) if baseline is not None else None
-    gates = check_gates(record, base, resamples=resamples, seed=seed)
+    gates = gates_mod.check_gates(
+        record,
+        base,
+        resamples=resamples,
+        seed=seed,
+        fail_on_regression=fail_on_regression,
+        alpha=alpha,
+    )
     if not gates:
-        click.echo(f"{run_dir}: the suite declares no gates.")
+        raise ConfigError(
+            f"{run_dir}: the suite's gates name no check (min, max, max_drop or "
+            f"no_significant_regression). {gates_mod.HOW_TO_GATE}"
+        )
+    settings: dict[str, Any] = {
+        "fail_on_regression": fail_on_regression,
+        "alpha": alpha,
+        "resamples": resamples,  # None: max(1000, 4 x tests / alpha)
+        "seed": seed,
+    }
+    doc = gates_mod.gate_check_document(record, base, gates, settings)
+    written = gates_mod.write_gate_check(run_dir, doc)
+    write_reports(run_dir)  # report.html opens with these verdicts
     _print_gates(gates)
+    click.echo(f"gate check: {written}  report: {Path(run_dir) / 'report.html'}")
     _ci_outputs(junit, markdown, run_header=record.header, gates=gates, run_dir=run_dir)
-    sys.exit(1 if gates_failed(gates) else 0)
+    sys.exit(1 if gates_mod.gates_failed(gates) else 0)
 
 
 @cli.command()
@@ -516,23 +577,110 @@ def validate(suite: Path) -> None:
     click.echo(f"ok: {suite} ({len(loaded.tasks)} tasks, {total} samples)")
 
 
+@cli.group(name="cache")
+def cache_group() -> None:
+    """Inspect or clear the response cache ($EVALKIT_CACHE_DIR/responses.sqlite)."""
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover - the loop always returns
+
+
+@cache_group.command(name="info")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def cache_info(as_json: bool) -> None:
+    """Where the cache is, its size, entries per adapter, oldest and newest entry."""
+    from evalkit.cache import summarize_cache
+
+    s = summarize_cache()
+    if as_json:
+        click.echo(json.dumps(s.to_dict(), indent=2))
+        return
+    click.echo(f"path: {s.path}{'' if s.exists else ' (not created yet)'}")
+    click.echo(f"size: {_bytes(s.size_bytes)}")
+    click.echo(f"entries: {s.entries}")
+    for spec, n in s.by_adapter.items():
+        click.echo(f"  {n:>8}  {spec}")
+    click.echo(f"oldest: {_when(s.oldest)}  newest: {_when(s.newest)}")
+
+
+@cache_group.command(name="clear")
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Only entries stored more than DAYS days ago.",
+)
+@click.option(
+    "--adapter",
+    default=None,
+    metavar="SPEC",
+    help="Only entries of this adapter spec (python:mod:fn), or of every spec of a kind (python).",
+)
+def cache_clear(older_than: float | None, adapter: str | None) -> None:
+    """Delete cached responses (all, or those matching the options); a corrupt file is replaced."""
+    from evalkit.cache import clear_cache
+
+    r = clear_cache(older_than_days=older_than, adapter=adapter)
+    if r.replaced_corrupt:
+        click.echo(f"{r.path}: could not be read ({r.error}); replaced it with an empty cache.")
+        return
+    click.echo(f"{r.path}: removed {r.removed} entries, kept {r.kept}.")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and map evalkit errors to exit codes."""
     try:
         cli.main(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort; a run's own message (what is saved, how to resume)
+        # rides on the KeyboardInterrupt it came from.
+        cause = exc.__cause__
+        click.echo(
+            str(cause) if isinstance(cause, KeyboardInterrupt) and str(cause) else "aborted",
+            err=True,
+        )
+        _exit_now(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except EvalkitError as exc:
         click.echo(f"{type(exc).__name__}: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted; the record so far is kept: rerun with --resume", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        click.echo(
+            str(exc) or "interrupted; the record so far is kept: rerun with --resume", err=True
+        )
+        _exit_now(130)
     sys.exit(0)
+
+
+def _exit_now(code: int) -> None:
+    """Exit at once after Ctrl-C: the record is flushed batch by batch, so nothing is lost.
+
+    A normal exit would wait for worker threads still blocked in HTTP requests (the
+    interpreter joins ThreadPoolExecutor workers at exit), as long as a hung server keeps them.
+    """
+    import contextlib
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
+from evalkit._io import DISK_FULL_ERRNOS, WriteError
 from evalkit.adapters import ModelAdapter, build_adapter
 from evalkit.cache import ResponseCache
 from evalkit.data import Dataset, load_dataset
@@ -26,15 +27,17 @@ from evalkit.errors import ConfigError, InputError, RunError
 from evalkit.executors import Batch, TaskSlot, make_executor, merge_specs
 from evalkit.gates import check_gates, gates_failed
 from evalkit.metrics.base import package_version
-from evalkit.stats import bootstrap_ci, task_rng
+from evalkit.stats import bootstrap_ci, interval_method, task_rng
 from evalkit.store import (
     FORMAT_VERSION,
     RESULTS,
     SAMPLES,
+    RunFolder,
     RunRecord,
     append_samples,
     iter_samples,
     load_run,
+    portable_paths,
     read_header,
     write_json_atomic,
 )
@@ -49,6 +52,9 @@ class RunOptions:
     limit: int | None = None
     seed: int | None = None
     resume: bool = False
+    #: Replace the run in ``out``: the new run is built beside it and swapped in once it has
+    #: saved samples, so a run that fails to start leaves the old one intact.
+    overwrite: bool = False
     use_cache: bool = True
     cache_path: Path | None = None
     progress: bool = False
@@ -180,6 +186,7 @@ def compute_results(
                 "dataset": ds.info(),
                 "n_samples": len(done),
                 "n_errors": n_err,
+                "cached": sum(1 for ln in done if ln.get("cached")),
                 "metrics": {e.key: e.metric.signature() for e in task.metrics},
                 "metric_params": {e.key: e.metric.params for e in task.metrics},
                 "gates": [g.model_dump(exclude_defaults=True) for g in task.spec.gates],
@@ -195,16 +202,22 @@ def compute_results(
                 resamples=boot.resamples,
                 confidence=boot.confidence,
                 rng=task_rng(seed, task.name, entry.key),
+                estimates=values,
             )
             for name in entry.metric.value_names():
-                lo, hi = cis[name]
+                lo, hi = _finite(cis[name][0]), _finite(cis[name][1])
                 rows.append(
                     MetricResult(
                         task=task.name,
                         metric=name,
                         value=_finite(values[name]),  # type: ignore[arg-type]
-                        ci_low=_finite(lo),
-                        ci_high=_finite(hi),
+                        ci_low=lo,
+                        ci_high=hi,
+                        ci_method=(
+                            None
+                            if lo is None or hi is None
+                            else interval_method(entry.metric, name)
+                        ),
                         n=len(ok),
                         n_errors=n_err,
                         higher_is_better=entry.metric.value_higher_is_better(name),
@@ -217,7 +230,7 @@ def compute_results(
 
 def run_suite(
     suite: Suite | str | Path,
-    model: str | ModelAdapter,
+    model: str | ModelAdapter | None,
     out: str | Path,
     options: RunOptions | None = None,
     **kwargs: Any,
@@ -226,7 +239,8 @@ def run_suite(
 
     Args:
         suite: A loaded suite or the path of a suite YAML file.
-        model: An adapter spec (``predictions:preds.jsonl``...) or an adapter instance.
+        model: An adapter spec (``predictions:preds.jsonl``...) or an adapter instance; None
+            when every task names its own ``model:``.
         out: The run directory.
         options: Run settings; keyword arguments are accepted as a shorthand for its fields.
 
@@ -239,8 +253,83 @@ def run_suite(
         RunError: Every model call failed (exit code 3); the record is still written.
     """
     opts = options or RunOptions(**kwargs)
+    if opts.overwrite and opts.resume:
+        raise ConfigError("--overwrite and --resume exclude each other; pick one.")
     if not isinstance(suite, Suite):
         suite = load_suite(suite)
+    if model is None:
+        _check_task_models(suite, opts)
+    progress = _Progress()
+    # One writer per run folder: a second run, --resume or --overwrite of `out` fails here, at
+    # once, before any dataset is read or any model loaded.
+    with RunFolder(out, overwrite=opts.overwrite) as folder:
+        try:
+            return _run_in(folder, suite, model, opts, progress)
+        except KeyboardInterrupt:
+            raise RunInterrupted(_kept(folder, progress, "interrupted")) from None
+        except WriteError as exc:
+            raise RunError(f"{exc} {_kept(folder, progress, '')}") from None
+        except OSError as exc:
+            if exc.errno not in DISK_FULL_ERRNOS:
+                raise
+            why = f"{exc.filename}: " if exc.filename else ""
+            raise RunError(f"{why}{exc.strerror}. {_kept(folder, progress, '')}") from None
+
+
+@dataclass
+class _Progress:
+    """How far the record got, for the message of an interrupted or failed run."""
+
+    saved: int = 0
+    total: int = 0
+
+
+def _kept(folder: RunFolder, progress: _Progress, what: str) -> str:
+    """One line: what is kept on disk, and how to finish the run."""
+    lead = f"{what}: " if what else ""
+    if folder.staged:
+        return (
+            f"{lead}no sample of the new run was saved; the previous run in {folder.target} is "
+            "unchanged."
+        )
+    if not progress.total:
+        return f"{lead}stopped before the run started; rerun the same command to start it."
+    where = folder.target / SAMPLES
+    if progress.saved >= progress.total:
+        done = f"all {progress.total} samples are saved in {where}"
+    else:
+        done = f"{progress.saved} of {progress.total} samples are saved in {where}"
+    fix = "rerun" if what else "then rerun"
+    return f"{lead}{done}; {fix} with --resume --out {folder.target} to finish the run."
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says what was saved and how to finish the run."""
+
+
+def _check_task_models(suite: Suite, opts: RunOptions) -> None:
+    """Without a run-level model, every task must name its own ``model:``."""
+    missing = [t.name for t in suite.tasks if t.model is None]
+    if missing:
+        raise ConfigError(
+            f"{suite.path}: task(s) {', '.join(missing)} name no `model:`; give --model SPEC "
+            "(it serves every task without one) or add `model:` to each of them."
+        )
+    if opts.model_options:
+        raise ConfigError(
+            "--model-arg sets options of --model, which is not given; the tasks' own models "
+            "take no options from the command line."
+        )
+
+
+def _run_in(
+    folder: RunFolder,
+    suite: Suite,
+    model: str | ModelAdapter | None,
+    opts: RunOptions,
+    progress: _Progress,
+) -> RunOutcome:
+    """Run ``suite`` into a held run folder (the body of :func:`run_suite`)."""
     baseline = load_run(opts.baseline) if opts.baseline is not None else None
     seed = suite.spec.seed if opts.seed is None else opts.seed
     executor = make_executor(merge_specs(suite.spec.executor, opts.executor))
@@ -248,11 +337,14 @@ def run_suite(
         t.name: load_dataset(t.dataset_path, t.spec.dataset, t.templates, opts.limit)
         for t in suite.tasks
     }
-    adapter = build_adapter(model, opts.model_options) if isinstance(model, str) else model
-    spec = model if isinstance(model, str) else f"{adapter.name}:<object>"
-    info = adapter.info()
     # Tasks that name their own model get their own adapter (one per distinct spec).
     own = {m: build_adapter(m) for m in dict.fromkeys(t.model for t in suite.tasks) if m}
+    if model is None:  # every task names its own (_check_task_models): no run-level adapter
+        adapter, spec, info = next(iter(own.values())), "tasks: " + ", ".join(own), {}
+    else:
+        adapter = build_adapter(model, opts.model_options) if isinstance(model, str) else model
+        spec = model if isinstance(model, str) else f"{adapter.name}:<object>"
+        info = adapter.info()
     adapters = {t.name: own[t.model] if t.model is not None else adapter for t in suite.tasks}
     infos = {name: a.info() for name, a in adapters.items()}
     requests = {t.name: _requests(t, datasets[t.name], seed) for t in suite.tasks}
@@ -268,7 +360,7 @@ def run_suite(
         a.prepare({t: r for t, r in requests.items() if adapters[t] is a})
     task_models = {t.name: infos[t.name] for t in suite.tasks if t.model is not None}
 
-    out_dir = Path(out)
+    out_dir = folder.path
     identity = _identity(suite, datasets, spec, info, opts, seed)
     if task_models:
         identity["task_models"] = task_models
@@ -283,6 +375,10 @@ def run_suite(
         for t in suite.tasks
     }
     total = sum(len(v) for v in pending.values())
+    progress.total = sum(len(d.samples) for d in datasets.values())
+    progress.saved = progress.total - total
+    if cache is not None:
+        _label_cache(cache, suite, adapters, infos, requests, pending, spec)
     slots = {
         t.name: TaskSlot(
             task=t,
@@ -318,13 +414,47 @@ def run_suite(
             ) as bar,
         ):
             for done_batch, lines in executor.run(batches(), slots, cache):
-                append_samples(out_dir / SAMPLES, lines)
+                append_samples(folder.path / SAMPLES, lines)
+                progress.saved += len(lines)
+                # An --overwrite replaces the old run once the new one has saved samples.
+                folder.commit()
                 bar.update(len(done_batch))
         header["executor"] = executor.describe()
     finally:
         if cache is not None:
             cache.close()
-    return finalize(out_dir, suite, datasets, header, seed, baseline)
+    # Whether this session could use the cache; finalize adds the hits counted in the record.
+    header["cache"] = {"enabled": cache is not None and cache.usable}
+    folder.commit()
+    outcome = finalize(folder.path, suite, datasets, header, seed, baseline)
+    if opts.progress and outcome.header["cache"]["enabled"]:
+        print(_cache_line(outcome.header), file=sys.stderr, flush=True)
+    return outcome
+
+
+def _label_cache(
+    cache: ResponseCache,
+    suite: Suite,
+    adapters: dict[str, ModelAdapter],
+    infos: dict[str, dict[str, Any]],
+    requests: dict[str, list[GenerateRequest]],
+    pending: dict[str, list[int]],
+    spec: str,
+) -> None:
+    """Tell the cache which adapter spec each pending request belongs to (for cache info)."""
+    for t in suite.tasks:
+        if adapters[t.name].cacheable:
+            reqs = requests[t.name]
+            cache.label(infos[t.name], (reqs[i] for i in pending[t.name]), t.model or spec)
+
+
+def _cache_line(header: dict[str, Any]) -> str:
+    """The console line that says how many of the record's samples came from the cache."""
+    c = header["cache"]
+    return (
+        f"cache: {c['hits']} of {c['hits'] + c['misses']} samples came from the response cache "
+        "(--no-cache calls the model for every sample)"
+    )
 
 
 def _open_run_dir(
@@ -335,6 +465,7 @@ def _open_run_dir(
         raise ConfigError(
             f"{out_dir}: already holds a run; pass --resume to finish it, or choose another --out."
         )
+    identity = portable_paths(identity, suite.path.parent)
     if has_run:
         header = read_header(out_dir)
         if header.get("identity") != identity:
@@ -347,7 +478,6 @@ def _open_run_dir(
         header["status"] = "running"
         header.setdefault("resumed_at", []).append(_now())
     else:
-        out_dir.mkdir(parents=True, exist_ok=True)
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         header = {
             "format_version": FORMAT_VERSION,
@@ -355,7 +485,9 @@ def _open_run_dir(
             "status": "running",
             "suite": {
                 "name": suite.name,
-                "path": str(suite.path),
+                # The suite file relative to the working directory (relative to its own
+                # folder it would be a bare file name).
+                "path": portable_paths(str(suite.path), None),
                 "fingerprint": suite.fingerprint(),
             },
             "model": {"spec": identity["model"], "info": identity["model_info"]},
@@ -372,8 +504,14 @@ def _open_run_dir(
             "tasks": [],
             "results": [],
         }
-    write_json_atomic(out_dir / RESULTS, header)
+    _save_header(out_dir, header, suite)
     return header
+
+
+def _save_header(out_dir: Path, header: dict[str, Any], suite: Suite) -> None:
+    """Write ``results.json`` with local paths made relative (to the suite, else the cwd)."""
+    header.update(portable_paths(header, suite.path.parent))
+    write_json_atomic(out_dir / RESULTS, header)
 
 
 def finalize(
@@ -389,6 +527,7 @@ def finalize(
     rows, task_info = compute_results(suite, datasets, lines, seed)
     n_total = sum(t["n_samples"] for t in task_info)
     n_errors = sum(t["n_errors"] for t in task_info)
+    hits = sum(t["cached"] for t in task_info)
     failed = n_total > 0 and n_errors == n_total
     header.update(
         {
@@ -396,6 +535,7 @@ def finalize(
             "finished_at": _now(),
             "tasks": task_info,
             "counts": {"samples": n_total, "errors": n_errors},
+            "cache": {**(header.get("cache") or {}), "hits": hits, "misses": n_total - hits},
             "results": [r.to_dict() for r in rows],
             "gates": [],
             "baseline": None
@@ -403,10 +543,10 @@ def finalize(
             else {"path": str(baseline.path), "run_id": baseline.header.get("run_id")},
         }
     )
-    write_json_atomic(out_dir / RESULTS, header)  # results are safe before gates can fail
+    _save_header(out_dir, header, suite)  # results are safe before gates can fail
     gates = [] if failed else check_gates(RunRecord(out_dir, header, lines), baseline)
     header["gates"] = gates
-    write_json_atomic(out_dir / RESULTS, header)
+    _save_header(out_dir, header, suite)
     from evalkit.index import record_run
     from evalkit.report import write_reports
 

@@ -20,14 +20,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from evalkit._textio import read_utf8
 from evalkit.errors import ConfigError, EvalkitError, did_you_mean
 from evalkit.metrics.base import Metric
 
@@ -77,6 +86,18 @@ class GateSpec(_Strict):
     no_significant_regression: bool = False
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
 
+    @model_validator(mode="after")
+    def _checks_something(self) -> GateSpec:
+        # A gate that names no check would be reported as nothing and pass every build.
+        if (self.min, self.max, self.max_drop) == (None, None, None) and not (
+            self.no_significant_regression
+        ):
+            raise ValueError(
+                f"the gate on '{self.metric}' checks nothing: add min, max, max_drop or "
+                "no_significant_regression: true"
+            )
+        return self
+
 
 class TaskSpec(_Strict):
     """One task of a suite."""
@@ -97,6 +118,17 @@ class TaskSpec(_Strict):
     metrics: list[str | dict[str, dict[str, Any] | None]] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
 
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # Task names name folders (images:DIR/TASK/) and files: never a path.
+        if value in (".", "..") or any(c in value for c in "/\\") or not value.isprintable():
+            raise ValueError(
+                f"task name {value!r} is not a plain name; drop '/', '\\' and control "
+                "characters (and do not use '.' or '..'), e.g. name: news"
+            )
+        return value
+
     @field_validator("prompt_variants")
     @classmethod
     def _variants_parse(cls, value: list[str]) -> list[str]:
@@ -110,21 +142,69 @@ class TaskSpec(_Strict):
         return value if value is None else _check_template(value)
 
 
+#: The largest width or precision a prompt field's format spec may ask for (``{x:>1000}``): a
+#: larger one is a typo or an attempt to make one prompt gigabytes long.
+MAX_FORMAT_WIDTH = 1000
+# Python's standard format-spec mini-language (docs: "Format Specification Mini-Language"):
+# [[fill]align][sign]["z"]["#"]["0"][width][grouping]["." precision][type].
+_FORMAT_SPEC = re.compile(
+    r"(?:(?P<fill>.)?[<>=^])?[-+ ]?z?#?0?(?P<width>\d+)?[_,]?"
+    r"(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?",
+    re.DOTALL,
+)
+_FIX = (
+    "use plain field names only, such as {question} or {score:.2f}; write literal braces as "
+    "{{ and }}"
+)
+
+
+def _check_field(field: str, spec: str, conversion: str | None) -> None:
+    """ValueError unless ``{field!conversion:spec}`` names a field with a literal spec."""
+    shown = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+    shown += "}"
+    if not field:
+        raise ValueError(f"prompt field {shown} is positional; {_FIX}")
+    if not field.isidentifier():
+        kind = "positional" if field.isdigit() else "an attribute or index lookup"
+        raise ValueError(f"prompt field {shown} is {kind}; {_FIX}")
+    if conversion not in (None, "r", "s", "a"):
+        raise ValueError(
+            f"prompt field {shown}: unknown conversion !{conversion}; use !r, !s or !a"
+        )
+    if "{" in spec or "}" in spec:
+        raise ValueError(f"prompt field {shown} nests a field in its format spec; {_FIX}")
+    match = _FORMAT_SPEC.fullmatch(spec)
+    if match is None:
+        raise ValueError(
+            f"prompt field {shown}: '{spec}' is not a format spec (Python's mini-language, "
+            "such as >10 or .2f)"
+        )
+    for part in ("width", "precision"):
+        number = match.group(part)
+        if number is not None and int(number) > MAX_FORMAT_WIDTH:
+            raise ValueError(
+                f"prompt field {shown}: {part} {number} is above the limit of "
+                f"{MAX_FORMAT_WIDTH}; use at most {MAX_FORMAT_WIDTH}"
+            )
+
+
 def _check_template(value: str) -> str:
-    """A ``str.format`` template over plain field names, or ValueError."""
+    """A ``str.format`` template over plain field names with literal format specs, or ValueError.
+
+    Templates come from YAML, so they may only name fields: attribute and index lookups
+    (``{x.__class__}``, ``{x[0]}``), positional fields and fields nested in a format spec are
+    refused, and so are widths and precisions above :data:`MAX_FORMAT_WIDTH`.
+    """
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        parts = [(f, spec or "", conv) for _, f, spec, conv in string.Formatter().parse(value)]
     except ValueError as exc:
         raise ValueError(
             f"prompt is not a valid str.format template ({exc}); "
             "double literal braces: {{{{ }}}}"
         ) from exc
-    for f in fields:
-        if not f or not f.isidentifier():
-            raise ValueError(
-                f"prompt field {{{f}}} must be a plain field name such as {{question}}; "
-                "attribute and index lookups are not allowed"
-            )
+    for field, spec, conversion in parts:
+        if field is not None:
+            _check_field(field, spec, conversion)
     return value
 
 
@@ -443,7 +523,7 @@ def load_suite(path: str | Path) -> Suite:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: suite file not found; check the path.")
-    text = p.read_text(encoding="utf-8")
+    text = read_utf8(p, ConfigError)
     spec = parse_suite(text, p)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,20 @@ def quickstart_copy(path: Path, edit: Callable[[str], str] = lambda t: t) -> Pat
     text = re.sub(r"(path: |reference: |images:)(?=[a-z]+/)", rf"\g<1>{base}/", text)
     text = text.replace("hf:../models/", f"hf:{(base.parent / 'models').resolve()}/")
     path.write_text(edit(text), encoding="utf-8")
+    return path
+
+
+def quickstart_tasks(path: Path, keep: Sequence[str]) -> Path:
+    """A copy of the quickstart suite (paths absolute) with only the tasks named in ``keep``."""
+    import yaml
+
+    quickstart_copy(path)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["tasks"] = [t for t in doc["tasks"] if t["name"] in keep]
+    missing = set(keep) - {t["name"] for t in doc["tasks"]}
+    if missing:
+        raise ValueError(f"the quickstart suite has no task {sorted(missing)}")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
 
 

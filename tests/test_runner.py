@@ -26,6 +26,7 @@ ROW_KEYS = [
     "value",
     "ci_low",
     "ci_high",
+    "ci_method",
     "n",
     "n_errors",
     "higher_is_better",

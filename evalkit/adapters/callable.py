@@ -5,16 +5,26 @@ item that is ``None`` or an exception instance is a failed call; if the function
 request of that batch is recorded as failed with the exception's message. A function with a
 ``seeds`` keyword parameter also gets each request's seed (``seeds=[int | None, ...]``), so it
 can sample: a task with ``generation: {n: 5}`` sends each prompt five times with five seeds.
+
+``info()`` (the response cache key) holds ``source_sha256``, a hash of the source file of the
+module named in the spec and of the file that defines the function (when that is another one,
+as for a function re-exported by a package's ``__init__.py``), so editing the function makes
+the next run call it again instead of replaying old cached outputs. Code the function reaches
+in other modules is not hashed: run with ``--no-cache`` (or ``evalkit cache clear --adapter
+python``) after editing only such a helper. A module named by import path is imported once per
+process; in a notebook, reload it after editing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 from evalkit.adapters.base import ModelAdapter
@@ -28,6 +38,36 @@ def load_callable(target: str) -> Callable[..., Any]:
     >>> load_callable("os.path:basename")("/a/b.txt")
     'b.txt'
     """
+    return _load(target)[1]
+
+
+def source_sha256(module: ModuleType, fn: Callable[..., Any]) -> str | None:
+    """SHA-256 of the source files behind ``fn``: its module's file, and the defining file.
+
+    None when neither has a source file (a built-in or a C extension without sources).
+
+    >>> import os.path
+    >>> len(source_sha256(os.path, os.path.basename) or "")
+    64
+    """
+    files: list[Path] = []
+    for get in (lambda: getattr(module, "__file__", None), lambda: inspect.getsourcefile(fn)):
+        try:
+            name = get()
+        except TypeError:  # a built-in, or a callable object: inspect has no file for it
+            name = None
+        if name and Path(name).is_file() and Path(name).resolve() not in files:
+            files.append(Path(name).resolve())
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _load(target: str) -> tuple[ModuleType, Callable[..., Any]]:
+    """The module and the callable of ``module:function`` or ``file.py:function``."""
     module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(
@@ -49,12 +89,21 @@ def load_callable(target: str) -> Callable[..., Any]:
             module = importlib.import_module(module_name)
     except ConfigError:
         raise
+    except (ImportError, SyntaxError) as exc:
+        # A module that is not there (or cannot be parsed) is a bad spec, like an unknown
+        # metric: exit 2 before any sample is run, not a run failure.
+        missing = getattr(exc, "name", None)
+        what = f"module '{missing}' not found" if missing else f"{type(exc).__name__}: {exc}"
+        raise ConfigError(
+            f"python:{target}: cannot import {module_name} ({what}); check the module name "
+            "and that it is importable from the working directory (or give python:FILE.py:FN)."
+        ) from None
     except Exception as exc:
         raise AdapterError(f"python:{target}: importing {module_name} failed: {exc}") from exc
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise ConfigError(f"python:{target}: {module_name} has no callable '{attr}'.")
-    return fn
+    return module, fn
 
 
 class CallableAdapter(ModelAdapter):
@@ -65,7 +114,8 @@ class CallableAdapter(ModelAdapter):
     def __init__(self, target: str, **options: Any) -> None:
         self.target = target
         self.options = dict(options)
-        self.fn = load_callable(target)
+        module, self.fn = _load(target)
+        self.source_sha256 = source_sha256(module, self.fn)
         try:
             self._takes_seeds = "seeds" in inspect.signature(self.fn).parameters
         except (TypeError, ValueError):  # builtins without a signature
@@ -100,4 +150,9 @@ class CallableAdapter(ModelAdapter):
         return result
 
     def info(self) -> dict[str, Any]:
-        return {"kind": self.name, "target": self.target, "options": self.options}
+        return {
+            "kind": self.name,
+            "target": self.target,
+            "options": self.options,
+            "source_sha256": self.source_sha256,
+        }

@@ -58,6 +58,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any, ClassVar
 
 from evalkit.adapters._hf_support import (
@@ -93,6 +94,34 @@ _TOKENIZER_FILES = (
     "chat_template.jinja",
     "chat_template.json",
 )
+
+#: Weight hashes already computed in this process, by each file's (path, size, mtime): a
+#: multi-GB checkpoint is read once per process, however many adapters load it.
+_weight_hashes: dict[tuple[tuple[str, int, int], ...], str] = {}
+
+
+def weights_sha256(paths: Sequence[Path]) -> str:
+    """``sha256_files`` of weight files, remembered per file state (path, size, mtime)."""
+    state = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    if state not in _weight_hashes:
+        _weight_hashes[state] = sha256_files(paths)
+    return _weight_hashes[state]
+
+
+def _kv_cache_name(model: Any) -> str:
+    """The name under which ``model.forward`` takes, and its output returns, the KV cache.
+
+    transformers 5 renamed ``past_key_values`` to ``cache`` and warns on every call that still
+    passes or reads the old name; earlier versions (the ``hf`` extra allows 4.56+) know only
+    ``past_key_values``.
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):  # a forward that hides its signature: the old name
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
 
 
 class HFAdapter(ModelAdapter):
@@ -219,7 +248,7 @@ class HFAdapter(ModelAdapter):
             "kind": self.name,
             "path": str(self.path),
             "revision": revision,
-            "weights_sha256": sha256_files(weights),
+            "weights_sha256": weights_sha256(weights),
             "config_sha256": sha256_files([self.path / "config.json"]),
             "tokenizer_sha256": sha256_files(files),
             "dtype": str(self.model.dtype).removeprefix("torch."),
@@ -539,7 +568,7 @@ class HFAdapter(ModelAdapter):
         eos = self.tokenizer.eos_token_id
         new: list[list[int]] = [[] for _ in batch]
         done = [False] * len(batch)
-        cache = None
+        cache, cache_arg = None, _kv_cache_name(self.model)
         step_ids, positions = ids, (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
             for _ in range(max(b for _, _, b in batch)):
@@ -547,10 +576,10 @@ class HFAdapter(ModelAdapter):
                     input_ids=step_ids.to(self.device),
                     attention_mask=mask.to(self.device),
                     position_ids=positions.to(self.device),
-                    past_key_values=cache,
                     use_cache=True,
+                    **{cache_arg: cache},
                 )
-                cache = output.past_key_values
+                cache = getattr(output, cache_arg)
                 logits = output.logits[:, -1, :].float()
                 chosen = []
                 for b, r in enumerate(reqs):
