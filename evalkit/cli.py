@@ -503,8 +503,9 @@ def compare(
     )
     doc = compare_runs(paths, opts)
     if out is None:
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        out = Path("reports") / "compare" / stamp
+        from evalkit.store import default_run_dir
+
+        out = default_run_dir("compare")  # unique even for comparisons in the same second
     write_compare_outputs(doc, out)
     labels = {r["index"]: r["label"] for r in doc["runs"]}
     for row in doc["comparisons"]:

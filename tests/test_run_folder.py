@@ -314,6 +314,13 @@ def test_two_runs_in_the_same_second_without_out_get_two_folders(
     runs = sorted((tmp_path / "reports" / "test").iterdir())
     assert len(runs) == 2
     assert [len(_ids(r)) for r in runs] == [N, N]
+    # Comparisons without --out too: two in the same second get two folders.
+    compare = ["compare", str(runs[0]), str(runs[1])]
+    assert _main(compare, capsys)[0] == 0
+    assert _main(compare, capsys)[0] == 0
+    outs = sorted((tmp_path / "reports" / "compare").iterdir())
+    assert len(outs) == 2
+    assert all((o / "compare.json").is_file() for o in outs)
 
 
 # -- modes follow the umask ------------------------------------------------------------------
