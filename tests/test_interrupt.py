@@ -157,7 +157,7 @@ def test_ctrl_c_with_hung_requests_exits_fast_and_resume_finishes(tmp_path: Path
         asked = sorted(str(r.prompt) for r in server.requests)
         assert asked == sorted(f"q{i}" for i in range(ANSWERED, N_SAMPLES))
     lines = _lines(out / "samples.jsonl")
-    assert sorted(ln["id"] for ln in lines) == sorted(str(i) for i in range(N_SAMPLES))
+    assert sorted(str(ln["id"]) for ln in lines) == sorted(str(i) for i in range(N_SAMPLES))
     header = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert header["status"] == "completed"
     assert header["counts"]["samples"] == N_SAMPLES

@@ -36,6 +36,13 @@ KEEP: dict[str, list[str] | None] = {"translate": ["bleu", "chrf", "ter"], "qa":
 KEEP_IMAGES: dict[str, list[str] | None] = {**KEEP, "digits": None}
 
 
+def _found(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    """``re.search`` that fails the test, naming the pattern, when nothing matches."""
+    match = re.search(pattern, text, flags)
+    assert match is not None, f"no match for {pattern!r}"
+    return match
+
+
 def trimmed_quickstart(path: Path, keep: dict[str, list[str] | None]) -> Path:
     """A copy of the quickstart suite with only the ``keep`` tasks and metrics, no gates and
     200 bootstrap resamples (seconds to run on two cores)."""
@@ -156,7 +163,7 @@ def test_result_bars_are_scaled_to_their_values() -> None:
 
 
 def test_forest_svg_draws_points_intervals_and_the_zero_line() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"label": "t · bleu", "delta": -65.4, "ci_low": -79.7, "ci_high": -52.3,
          "verdict": "regressed", "text": "Δ -65.4"},
         {"label": "t · f1", "delta": 0.1, "ci_low": 0.05, "ci_high": 0.15,
@@ -167,7 +174,7 @@ def test_forest_svg_draws_points_intervals_and_the_zero_line() -> None:
     svg = forest_svg(rows, "forest")
     groups = re.findall(r'<g class="forest-row".*?</g>', svg, re.S)
     assert len(groups) == 3 and svg.count('class="forest-zero"') == 1
-    zero = float(re.search(r'class="forest-zero" x1="([0-9.]+)"', svg).group(1))
+    zero = float(_found(r'class="forest-zero" x1="([0-9.]+)"', svg).group(1))
     for group, row in zip(groups, rows, strict=True):
         verdict = row["verdict"].replace(" ", "-")
         assert f'class="forest-point {verdict}"' in group
@@ -190,7 +197,7 @@ def test_compare_html_leads_with_the_forest_and_names_what_was_left_out(
     html = render_compare_html(ab_doc)
     assert_strict_csp(html)
     assert html.index('<section id="differences">') < html.index('<section id="summary">')
-    forest = re.search(r'<svg class="chart-svg forest".*?</svg>', html, re.S).group(0)
+    forest = _found(r'<svg class="chart-svg forest".*?</svg>', html, re.S).group(0)
     assert forest.count('class="forest-row"') == len(ab_doc["comparisons"])
     not_tested = [r for r in ab_doc["comparisons"] if r["change"] == "not tested"]
     assert not_tested  # KID and IS skip resampling
@@ -198,12 +205,12 @@ def test_compare_html_leads_with_the_forest_and_names_what_was_left_out(
     # Translation rows: system B's call failed on one sample, left out of both runs' values.
     bleu = next(r for r in ab_doc["comparisons"] if r["metric"] == "bleu")
     assert bleu["n"] == 19 and bleu["left_out"]["failed_b"] == 1
-    row_html = re.search(r'<tr class="[a-z-]+" data-index="0">.*?</tr>', html, re.S).group(0)
+    row_html = _found(r'<tr class="[a-z-]+" data-index="0">.*?</tr>', html, re.S).group(0)
     assert "1 left out: 1 failed in b" in row_html
     assert "full run 79.17 (n 20)" in row_html and "81.92" in row_html
     # FID is a set-level metric: no wins, ties and losses, a dash, never 0 / 0 / 0.
     fid = next(i for i, r in enumerate(ab_doc["comparisons"]) if r["metric"] == "fid")
-    fid_html = re.search(rf'<tr class="[a-z-]+" data-index="{fid}">.*?</tr>', html, re.S)
+    fid_html = _found(rf'<tr class="[a-z-]+" data-index="{fid}">.*?</tr>', html, re.S)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", fid_html.group(0), re.S)
     assert "—" in cells and "0 / 0 / 0" not in fid_html.group(0)
     # The samples table says what was left out of translation, and why.
@@ -234,12 +241,12 @@ def test_notes_and_two_procedures_are_shown(ab_doc: dict[str, Any]) -> None:
     row["p_method"] = "approximate randomization"
     row["verdict_note"] = "significant before Holm correction, not after"
     html = render_compare_html(doc)
-    first = re.search(r'<tr class="[a-z-]+" data-index="0">.*?</tr>', html, re.S).group(0)
+    first = _found(r'<tr class="[a-z-]+" data-index="0">.*?</tr>', html, re.S).group(0)
     assert "interval: BCa bootstrap; p-value: approximate randomization" in first
     assert "significant before Holm correction, not after" in first
     md = render_compare_markdown(doc)
     assert "significant before Holm correction, not after; interval: BCa bootstrap" in md
-    other = re.search(r'<tr class="[a-z-]+" data-index="1">.*?</tr>', html, re.S).group(0)
+    other = _found(r'<tr class="[a-z-]+" data-index="1">.*?</tr>', html, re.S).group(0)
     assert "interval:" not in other  # one procedure: named once, in the tooltip only
 
 
@@ -250,7 +257,7 @@ def test_documents_before_left_out_was_recorded_still_say_it() -> None:
     assert doc["samples"]["translate"]["left_out"] == 0
     html = render_compare_html(doc)
     samples = html[html.index('<section id="samples">') :]
-    row = re.search(r"<tr><td>translate</td>.*?</tr>", samples, re.S).group(0)
+    row = _found(r"<tr><td>translate</td>.*?</tr>", samples, re.S).group(0)
     assert "1 failed in a run" in row and '"num errors">1<' in row
     assert "19 (1 left out: 1 failed in either run)" in render_compare_markdown(doc)
 
