@@ -49,6 +49,24 @@ def quickstart_tasks(path: Path, keep: Sequence[str]) -> Path:
     return path
 
 
+def write_exact_match_suite(path: Path, name: str) -> Path:
+    """A one-task suite: exact match of ``{question}`` answers against ``answer`` in
+    ``data.jsonl`` beside it, with 50 bootstrap resamples (quick)."""
+    path.write_text(
+        textwrap.dedent(f"""\
+        name: {name}
+        bootstrap: {{resamples: 50}}
+        tasks:
+          - name: t
+            dataset: {{path: data.jsonl, id: id, references: answer}}
+            prompt: "{{question}}"
+            metrics: [exact_match]
+        """),
+        encoding="utf-8",
+    )
+    return path
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path

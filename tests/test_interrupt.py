@@ -12,14 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from evalkit.testing.openai_server import Fault, OpenAIServer
-from tests.conftest import write_jsonl
+from tests.conftest import write_exact_match_suite, write_jsonl
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and process groups")
 
@@ -34,20 +33,7 @@ EXIT_WITHIN_S = 5.0
 def _suite(tmp_path: Path) -> Path:
     rows = [{"id": str(i), "question": f"q{i}", "answer": f"Q{i}"} for i in range(N_SAMPLES)]
     write_jsonl(tmp_path / "data.jsonl", rows)
-    suite = tmp_path / "s.yaml"
-    suite.write_text(
-        textwrap.dedent("""\
-        name: interrupt
-        bootstrap: {resamples: 50}
-        tasks:
-          - name: t
-            dataset: {path: data.jsonl, id: id, references: answer}
-            prompt: "{question}"
-            metrics: [exact_match]
-        """),
-        encoding="utf-8",
-    )
-    return suite
+    return write_exact_match_suite(tmp_path / "s.yaml", "interrupt")
 
 
 def _command(suite: Path, out: Path, url: str, *extra: str) -> list[str]:

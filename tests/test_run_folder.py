@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 from evalkit import _io
 from evalkit.cli import main
 from evalkit.store import default_run_dir, portable_paths
-from tests.conftest import ROOT, write_jsonl
+from tests.conftest import ROOT, write_exact_match_suite, write_jsonl
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks and modes")
 
@@ -63,20 +62,7 @@ def _suite(folder: Path, n: int = N, bad_line: bool = False, prompt_pad: int = 0
     if bad_line:
         with data.open("a", encoding="utf-8") as fh:
             fh.write('{"id": "x", "question": \n')
-    suite = folder / "s.yaml"
-    suite.write_text(
-        textwrap.dedent("""\
-        name: test
-        bootstrap: {resamples: 50}
-        tasks:
-          - name: t
-            dataset: {path: data.jsonl, id: id, references: answer}
-            prompt: "{question}"
-            metrics: [exact_match]
-        """),
-        encoding="utf-8",
-    )
-    return suite
+    return write_exact_match_suite(folder / "s.yaml", "test")
 
 
 def _predictions(folder: Path, n: int = N, text: str = "a{i}") -> Path:
