@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from evalkit._version import __version__
 
 _EXPORTS = {
     "EvalkitError": "evalkit.errors",
@@ -27,13 +27,13 @@ _EXPORTS = {
     "ADAPTERS": "evalkit.registry",
     "load_suite": "evalkit.suite",
     "run_suite": "evalkit.runner",
-    "load_run": "evalkit.analysis",
-    "load_runs": "evalkit.analysis",
-    "run": "evalkit.analysis",
-    "compare_runs": "evalkit.analysis",
-    "Run": "evalkit.analysis",
-    "Runs": "evalkit.analysis",
-    "Comparison": "evalkit.analysis",
+    "load_run": "evalkit.api",
+    "load_runs": "evalkit.api",
+    "run": "evalkit.api",
+    "compare_runs": "evalkit.api",
+    "Run": "evalkit.api",
+    "Runs": "evalkit.api",
+    "Comparison": "evalkit.api",
 }
 
 __all__ = [
@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from evalkit.analysis import Comparison, Run, Runs, compare_runs, load_run, load_runs, run
+    from evalkit.api import Comparison, Run, Runs, compare_runs, load_run, load_runs, run
     from evalkit.errors import (
         AdapterError,
         AssetError,

@@ -1,5 +1,10 @@
-"""Safe file writes: atomic replaces, exclusive temporary files, appends that keep whole lines,
-the user's umask, and a one-writer lock on a folder.
+"""Safe file reads and writes: the one JSONL reader, atomic replaces, exclusive temporary files,
+appends that keep whole lines, the user's umask, and a one-writer lock on a folder.
+
+Every JSONL file evalkit reads (datasets, predictions, retrieval runs, qrels and corpora, the
+run record's ``samples.jsonl``) goes through :func:`iter_jsonl`: UTF-8 checked by
+:mod:`evalkit._textio`, line numbers as an editor shows them, and one message template for a
+bad line (``PATH:LINE: not valid JSON (...)``, ``PATH:LINE: expected a JSON object``).
 
 Every file evalkit writes into a run folder or a report folder goes through here, so that:
 
@@ -28,11 +33,13 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
-from evalkit.errors import EvalkitError
+from evalkit._textio import utf8_lines
+from evalkit.errors import EvalkitError, InputError
 
 try:  # POSIX; on other systems the lock is a no-op (documented in FolderLock)
     import fcntl
@@ -46,6 +53,8 @@ __all__ = [
     "WriteError",
     "append_bytes",
     "file_mode",
+    "iter_jsonl",
+    "write_atomic",
     "write_bytes_atomic",
     "write_json_atomic",
     "write_text_atomic",
@@ -163,6 +172,30 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+def _replace(path: Path, write: Callable[[int], object]) -> Path:
+    """Fill an exclusive temporary file next to ``path`` with ``write(fd)``, then rename it."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteError(path, exc) from None
+    try:
+        try:
+            os.fchmod(fd, file_mode())  # mkstemp creates 0600
+            write(fd)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        # Leave no temporary file behind, whatever stopped the write (Ctrl-C included).
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise WriteError(path, exc) from None
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Replace ``path`` with ``data`` atomically, with the umask's mode.
 
@@ -185,27 +218,29 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     >>> write_bytes_atomic(p, b"hi").read_bytes()
     b'hi'
     """
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise WriteError(path, exc) from None
-    try:
-        try:
-            os.fchmod(fd, file_mode())  # mkstemp creates 0600
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        # Leave no temporary file behind, whatever stopped the write (Ctrl-C included).
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise WriteError(path, exc) from None
-        raise
-    _fsync_dir(path.parent)
-    return path
+    return _replace(Path(path), lambda fd: _write_all(fd, data))
+
+
+def write_atomic(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> Path:
+    """Replace ``path`` atomically with what ``fill`` writes to a binary file object.
+
+    :func:`write_bytes_atomic` for contents too large to build in memory first (an embedding
+    matrix: ``write_atomic(p, lambda fh: np.save(fh, matrix))``), with the same guarantees.
+
+    Raises:
+        WriteError: The write failed; ``path`` is as it was and no temporary file is left.
+            Any other exception from ``fill`` propagates, with the same clean-up.
+
+    >>> p = Path(tempfile.mkdtemp()) / "x.bin"
+    >>> write_atomic(p, lambda fh: fh.write(b"hi")).read_bytes()
+    b'hi'
+    """
+
+    def write(fd: int) -> None:
+        with os.fdopen(fd, "wb", closefd=False) as fh:
+            fill(fh)
+
+    return _replace(Path(path), write)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
@@ -231,6 +266,77 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
     """
     text = json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n"
     return write_bytes_atomic(path, text.encode("utf-8", errors="backslashreplace"))
+
+
+# -- the JSONL reader ----------------------------------------------------------------------
+
+
+def iter_jsonl(
+    path: str | os.PathLike[str],
+    data: bytes | None = None,
+    *,
+    fix: str = "each line must be one JSON object",
+    show_column: bool = True,
+    show_type: bool = True,
+    torn_last_line: bool = False,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for each non-blank line of a JSONL file.
+
+    Lines are numbered from 1 as an editor numbers them (universal newlines, blank lines
+    counted); lines holding only whitespace are skipped. The bytes must be UTF-8 (a leading
+    BOM is dropped), all of them checked before the first line is parsed.
+
+    The readers differ in a few ways, which are these options rather than copies of the loop:
+    datasets and retrieval files show the column of a JSON error and the type of a non-object
+    line, predictions name their fields in ``fix``, and the run record (written by evalkit
+    itself) shows neither and accepts a torn last line.
+
+    Args:
+        path: The file, read unless ``data`` is given; named in every message.
+        data: The file's bytes, when the caller has read them already (for a hash).
+        fix: What a line must be, said after a JSON error (``PATH:LINE: not valid JSON (MSG);
+            FIX.``); empty: no fix (``PATH:LINE: not valid JSON (MSG).``).
+        show_column: Put the column in a JSON error (``MSG at column C``).
+        show_type: Name what a non-object line holds (``expected a JSON object, got list.``).
+        torn_last_line: Skip a last line that has no newline: a process killed while
+            appending leaves one, incomplete by construction (the run record's case).
+            Otherwise it is a line like any other.
+
+    Raises:
+        InputError: ``PATH:LINE: ...`` for a line that is not JSON or not a JSON object, and
+            as :func:`evalkit._textio.decode_utf8` says for bytes that are not UTF-8.
+
+    >>> p = Path(tempfile.mkdtemp()) / "d.jsonl"
+    >>> _ = p.write_bytes(b'{"id": 1}\\n\\n{"id": 2}\\n[3]\\n')
+    >>> it = iter_jsonl(p)
+    >>> next(it), next(it)
+    ((1, {'id': 1}), (3, {'id': 2}))
+    >>> next(it)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    evalkit.errors.InputError: .../d.jsonl:4: expected a JSON object, got list.
+    """
+    if data is None:
+        data = Path(path).read_bytes()
+    if torn_last_line:
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            data = data[:end]
+    loads = json.loads
+    for lineno, line in enumerate(utf8_lines(data, path), start=1):
+        if line.isspace():
+            continue
+        try:
+            row = loads(line)
+        except json.JSONDecodeError as exc:
+            detail = f"{exc.msg} at column {exc.colno}" if show_column else exc.msg
+            raise InputError(
+                f"{path}:{lineno}: not valid JSON ({detail}){'; ' + fix if fix else ''}."
+            ) from None
+        if not isinstance(row, dict):
+            got = f", got {type(row).__name__}" if show_type else ""
+            raise InputError(f"{path}:{lineno}: expected a JSON object{got}.")
+        yield lineno, row
 
 
 # -- appends -------------------------------------------------------------------------------

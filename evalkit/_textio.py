@@ -1,19 +1,22 @@
 """Text files as people have them: UTF-8 (with or without a BOM), or a clear error.
 
-Suites, datasets and predictions files are UTF-8. A file saved in another encoding (Latin-1 or
-Windows-1252 from a spreadsheet, UTF-16 from Windows Notepad) is refused with the line, the
-byte offset and the byte itself, and with a guess of what the file is, so that the fix is one
-command rather than a traceback.
+Suites, datasets, predictions, retrieval inputs and run records are UTF-8. A file saved in
+another encoding (Latin-1 or Windows-1252 from a spreadsheet, UTF-16 from Windows Notepad) is
+refused with the line, the byte offset and the byte itself, and with a guess of what the file
+is, so that the fix is one command rather than a traceback.
 """
 
 from __future__ import annotations
 
 import codecs
+import io
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from evalkit.errors import EvalkitError, InputError
 
-__all__ = ["decode_utf8", "read_utf8"]
+__all__ = ["decode_utf8", "read_utf8", "utf8_lines"]
 
 
 def _guess(raw: bytes) -> str:
@@ -35,7 +38,9 @@ def _guess(raw: bytes) -> str:
     )
 
 
-def decode_utf8(raw: bytes, path: str | Path, error: type[EvalkitError] = InputError) -> str:
+def decode_utf8(
+    raw: bytes, path: str | os.PathLike[str], error: type[EvalkitError] = InputError
+) -> str:
     """``raw`` decoded as UTF-8 (a leading BOM is dropped), or ``error`` naming line and byte.
 
     Args:
@@ -70,3 +75,27 @@ def decode_utf8(raw: bytes, path: str | Path, error: type[EvalkitError] = InputE
 def read_utf8(path: str | Path, error: type[EvalkitError] = InputError) -> str:
     """The text of the file at ``path`` (see :func:`decode_utf8`)."""
     return decode_utf8(Path(path).read_bytes(), path, error)
+
+
+def utf8_lines(
+    raw: bytes, path: str | os.PathLike[str], error: type[EvalkitError] = InputError
+) -> Iterator[str]:
+    """The lines of ``raw`` as reading the file in text mode gives them, once ``raw`` is UTF-8.
+
+    Universal newlines (``\\n``, ``\\r\\n`` and ``\\r`` end a line, and each line ends with
+    ``\\n`` but perhaps the last); not :meth:`str.splitlines`, which also splits on U+2028 and
+    other characters that JSON strings may hold. A leading BOM is dropped. All of ``raw`` is
+    checked before the first line comes (cheaply when it is ASCII), so an encoding problem is
+    reported as :func:`decode_utf8` reports it, whatever lines come before it. The text is
+    decoded as it is read, never held whole beside ``raw``.
+
+    Raises:
+        EvalkitError: ``error``, as :func:`decode_utf8` raises it.
+
+    >>> list(utf8_lines(b"\\xef\\xbb\\xbfa\\r\\nb\\rc\\xe2\\x80\\xa8d", "f.txt"))
+    ['a\\n', 'b\\n', 'c\\u2028d']
+    """
+    if not raw.isascii():
+        decode_utf8(raw, path, error)  # raises on the first byte that is not UTF-8
+    with io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=None) as fh:
+        yield from fh

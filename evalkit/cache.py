@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit import _env
 from evalkit.errors import ConfigError
 from evalkit.types import GenerateRequest, Generation
 
@@ -55,8 +55,7 @@ _CORRUPT_WORDS = ("not a database", "malformed", "corrupt")
 
 def default_cache_path() -> Path:
     """``$EVALKIT_CACHE_DIR/responses.sqlite`` or ``~/.cache/evalkit/responses.sqlite``."""
-    base = os.environ.get("EVALKIT_CACHE_DIR") or Path.home() / ".cache" / "evalkit"
-    return Path(base) / "responses.sqlite"
+    return _env.cache_dir() / "responses.sqlite"
 
 
 def cache_key(adapter_info: dict[str, Any], request: GenerateRequest) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from evalkit import __version__
+from evalkit._version import __version__
 from evalkit.errors import ConfigError, EvalkitError
 
 
@@ -281,9 +281,8 @@ def metrics(as_json: bool) -> None:
     for name in METRICS.names():
         cls = METRICS.get(name)
         metric = cls.build({})
-        params = {
-            p: (None if v.default is v.empty else v.default) for p, v in cls.parameters().items()
-        }
+        infos = cls.parameters()
+        params = {p: info.default for p, info in infos.items()}
         listing.append(
             {
                 "name": name,
@@ -291,6 +290,8 @@ def metrics(as_json: bool) -> None:
                 "values": list(metric.value_names()),
                 "requires": sorted(cls.requires),
                 "parameters": params,
+                "parameter_types": {p: info.type for p, info in infos.items()},
+                "parameter_help": {p: info.description for p, info in infos.items()},
                 "summary": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
             }
         )
@@ -306,7 +307,8 @@ def metrics(as_json: bool) -> None:
         click.echo(f"{m['name']}  ({m['direction']})  {m['summary']}")
         click.echo(f"    values: {', '.join(m['values'])}")
         for p, d in m["parameters"].items():
-            click.echo(f"    {p} = {d!r}")
+            kind, text = m["parameter_types"][p], m["parameter_help"][p]
+            click.echo(f"    {p}: {kind} = {d!r}" + (f"  ({text})" if text else ""))
 
 
 @cli.command()
@@ -563,7 +565,7 @@ def runs_cmd(
 @click.argument("suite", type=click.Path(path_type=Path))
 def validate(suite: Path) -> None:
     """Check SUITE and its datasets without calling any model."""
-    from evalkit.data import load_dataset
+    from evalkit.data.samples import load_dataset
     from evalkit.suite import load_suite
 
     loaded = load_suite(suite)

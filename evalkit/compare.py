@@ -23,6 +23,7 @@ from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.metrics.base import MeanMetric, Metric
+from evalkit.records import COMPARE_FORMAT_VERSION, ComparisonDoc, check_for_write
 from evalkit.stats import (
     PAIRED_BOOTSTRAP,
     RANDOMIZATION,
@@ -34,7 +35,7 @@ from evalkit.stats import (
 from evalkit.store import RunRecord, load_run
 from evalkit.types import Stats
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = COMPARE_FORMAT_VERSION
 _TIE = 1e-12
 
 
@@ -720,4 +721,5 @@ def compare_runs(
     regressions = [r for r in rows if r["change"] == "regressed"]
     doc["regressions"] = len(regressions)
     doc["exit_code"] = 1 if regressions else 0
+    check_for_write(ComparisonDoc, [doc], "compare.json")  # checked, written as it is
     return doc

@@ -12,12 +12,12 @@ they are.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
+from evalkit import _env
 from evalkit.cache import default_cache_path, is_corrupt
 from evalkit.errors import ConfigError
 
@@ -39,8 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
 
 def index_path() -> Path:
     """Where the run index lives."""
-    env = os.environ.get("EVALKIT_INDEX")
-    return Path(env) if env else default_cache_path().with_name("runs.sqlite")
+    return _env.index_file() or default_cache_path().with_name("runs.sqlite")
 
 
 def _connect(path: Path | None = None) -> sqlite3.Connection:

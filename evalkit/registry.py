@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from importlib import metadata
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from evalkit.errors import ConfigError, did_you_mean
 
@@ -24,7 +24,7 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Name -> object lookup with lazy builtins, entry points and did-you-mean errors.
 
-    >>> reg = Registry("widget", "evalkit.widgets", {"bleu": "evalkit.metrics.text_overlap:BLEU"})
+    >>> reg = Registry("widget", "evalkit.widgets", {"bleu": "evalkit.metrics.text.bleu:BLEU"})
     >>> reg.get("bleu").__name__
     'BLEU'
     >>> reg.get("bleuu")
@@ -105,37 +105,37 @@ METRICS: Registry[type[Metric]] = Registry(
     "metric",
     "evalkit.metrics",
     {
-        "bleu": "evalkit.metrics.text_overlap:BLEU",
-        "chrf": "evalkit.metrics.text_overlap:CHRF",
-        "ter": "evalkit.metrics.text_overlap:TER",
-        "rouge": "evalkit.metrics.rouge_metric:ROUGE",
-        "meteor": "evalkit.metrics.meteor_metric:METEOR",
-        "bertscore": "evalkit.metrics.bertscore_metric:BERTScore",
-        "perplexity": "evalkit.metrics.perplexity_metric:Perplexity",
+        "bleu": "evalkit.metrics.text.bleu:BLEU",
+        "chrf": "evalkit.metrics.text.chrf:CHRF",
+        "ter": "evalkit.metrics.text.ter:TER",
+        "rouge": "evalkit.metrics.text.rouge:ROUGE",
+        "meteor": "evalkit.metrics.text.meteor:METEOR",
+        "bertscore": "evalkit.metrics.text.bertscore:BERTScore",
+        "perplexity": "evalkit.metrics.lm:Perplexity",
         "exact_match": "evalkit.metrics.qa:ExactMatch",
         "token_f1": "evalkit.metrics.qa:TokenF1",
-        "precision": "evalkit.metrics.retrieval:Precision",
-        "recall": "evalkit.metrics.retrieval:Recall",
-        "hit_rate": "evalkit.metrics.retrieval:HitRate",
-        "mrr": "evalkit.metrics.retrieval:MRR",
-        "ndcg": "evalkit.metrics.retrieval:NDCG",
-        "map": "evalkit.metrics.retrieval:MAP",
-        "r_precision": "evalkit.metrics.retrieval:RPrecision",
-        "distinct_n": "evalkit.metrics.diversity_metrics:DistinctN",
-        "ngram_entropy": "evalkit.metrics.diversity_metrics:NgramEntropy",
-        "repetition": "evalkit.metrics.diversity_metrics:Repetition",
-        "self_bleu": "evalkit.metrics.diversity_metrics:SelfBLEU",
-        "embedding_diversity": "evalkit.metrics.diversity_metrics:EmbeddingDiversity",
-        "counterfactual_gap": "evalkit.metrics.bias_probes:CounterfactualGap",
-        "counterfactual_ll_gap": "evalkit.metrics.bias_probes:CounterfactualLikelihood",
-        "stereotype_preference": "evalkit.metrics.bias_probes:StereotypePreference",
-        "weat": "evalkit.metrics.bias_probes:WEAT",
-        "group_fairness": "evalkit.metrics.bias_probes:GroupFairness",
-        "fid": "evalkit.metrics.image_metrics:FID",
-        "kid": "evalkit.metrics.image_metrics:KID",
-        "inception_score": "evalkit.metrics.image_metrics:InceptionScore",
+        "precision": "evalkit.metrics.retrieval.ranking:Precision",
+        "recall": "evalkit.metrics.retrieval.ranking:Recall",
+        "hit_rate": "evalkit.metrics.retrieval.ranking:HitRate",
+        "mrr": "evalkit.metrics.retrieval.ranking:MRR",
+        "ndcg": "evalkit.metrics.retrieval.ranking:NDCG",
+        "map": "evalkit.metrics.retrieval.ranking:MAP",
+        "r_precision": "evalkit.metrics.retrieval.ranking:RPrecision",
+        "distinct_n": "evalkit.metrics.diversity:DistinctN",
+        "ngram_entropy": "evalkit.metrics.diversity:NgramEntropy",
+        "repetition": "evalkit.metrics.diversity:Repetition",
+        "self_bleu": "evalkit.metrics.diversity:SelfBLEU",
+        "embedding_diversity": "evalkit.metrics.diversity:EmbeddingDiversity",
+        "counterfactual_gap": "evalkit.metrics.bias.counterfactual:CounterfactualGap",
+        "counterfactual_ll_gap": "evalkit.metrics.bias.counterfactual:CounterfactualLikelihood",
+        "stereotype_preference": "evalkit.metrics.bias.stereotype:StereotypePreference",
+        "weat": "evalkit.metrics.bias.weat:WEAT",
+        "group_fairness": "evalkit.metrics.bias.group_fairness:GroupFairness",
+        "fid": "evalkit.metrics.image.fid:FID",
+        "kid": "evalkit.metrics.image.kid:KID",
+        "inception_score": "evalkit.metrics.image.inception_score:InceptionScore",
     },
-    factories={"hf_evaluate": "evalkit.metrics.hf_evaluate_bridge:bridge_class"},
+    factories={"hf_evaluate": "evalkit.metrics.hf_evaluate:bridge_class"},
 )
 
 ADAPTERS: Registry[type[ModelAdapter]] = Registry(
@@ -153,3 +153,22 @@ ADAPTERS: Registry[type[ModelAdapter]] = Registry(
         "images": "evalkit.adapters.images:ImagesAdapter",
     },
 )
+
+
+def build_adapter(spec: str, options: dict[str, Any] | None = None) -> ModelAdapter:
+    """Build an adapter from ``KIND:TARGET`` (``predictions:out.jsonl``, ``python:mod:fn``...).
+
+    ``KIND`` is looked up in :data:`ADAPTERS`; the class gets ``TARGET`` and ``options``.
+
+    >>> build_adapter("scripted:echo").info()["kind"]
+    'scripted'
+    """
+    kind, sep, target = spec.partition(":")
+    if not sep or not kind:
+        raise ConfigError(
+            f"--model '{spec}': expected KIND:TARGET, for example predictions:preds.jsonl, "
+            f"python:mymodule:generate or scripted:echo. Kinds: {', '.join(ADAPTERS.names())}."
+        )
+    cls = ADAPTERS.get(kind)
+    adapter: ModelAdapter = cls(target, **(options or {}))  # type: ignore[call-arg]
+    return adapter

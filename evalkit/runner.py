@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit import __version__
 from evalkit._io import DISK_FULL_ERRNOS, WriteError
+from evalkit._version import __version__
 from evalkit.adapters import ModelAdapter, build_adapter
 from evalkit.cache import ResponseCache
-from evalkit.data import Dataset, load_dataset
+from evalkit.data.samples import Dataset, load_dataset
 from evalkit.errors import ConfigError, InputError, RunError
 from evalkit.executors import Batch, TaskSlot, make_executor, merge_specs
 from evalkit.gates import check_gates, gates_failed
 from evalkit.metrics.base import package_version
+from evalkit.records import RunHeader, SampleLine, check_for_write
 from evalkit.stats import bootstrap_ci, interval_method, task_rng
 from evalkit.store import (
     FORMAT_VERSION,
@@ -414,6 +415,7 @@ def _run_in(
             ) as bar,
         ):
             for done_batch, lines in executor.run(batches(), slots, cache):
+                check_for_write(SampleLine, lines, folder.path / SAMPLES)
                 append_samples(folder.path / SAMPLES, lines)
                 progress.saved += len(lines)
                 # An --overwrite replaces the old run once the new one has saved samples.
@@ -511,6 +513,7 @@ def _open_run_dir(
 def _save_header(out_dir: Path, header: dict[str, Any], suite: Suite) -> None:
     """Write ``results.json`` with local paths made relative (to the suite, else the cwd)."""
     header.update(portable_paths(header, suite.path.parent))
+    check_for_write(RunHeader, [header], out_dir / RESULTS)  # checked, written as it is
     write_json_atomic(out_dir / RESULTS, header)
 
 

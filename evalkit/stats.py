@@ -458,7 +458,7 @@ def mcnemar_exact(outcomes_a: Sequence[float], outcomes_b: Sequence[float]) -> f
     if m == 0:
         return 1.0
     tail = sum(math.comb(m, i) for i in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2**m)
+    return float(min(1.0, 2 * tail / 2**m))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

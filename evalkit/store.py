@@ -31,8 +31,9 @@ from typing import Any
 
 from evalkit import _io
 from evalkit.errors import ConfigError, InputError
+from evalkit.records import RESULTS_FORMAT_VERSION, check_run_header
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = RESULTS_FORMAT_VERSION
 RESULTS = "results.json"
 SAMPLES = "samples.jsonl"
 
@@ -69,7 +70,13 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def read_header(run_dir: Path) -> dict[str, Any]:
-    """Read ``results.json`` of a run directory."""
+    """Read ``results.json`` of a run directory, checked by :class:`evalkit.records.RunHeader`.
+
+    Raises:
+        InputError: The file is missing or not JSON.
+        evalkit.records.RecordError: It was written by a newer evalkit (its ``format_version``
+            is newer than this code reads), or it is not a run header.
+    """
     path = Path(run_dir) / RESULTS
     if not path.is_file():
         raise InputError(
@@ -79,15 +86,17 @@ def read_header(run_dir: Path) -> dict[str, Any]:
         header: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}).") from exc
+    check_run_header(header, path)
     return header
 
 
 def iter_samples(path: Path, *, repair: bool = False) -> Iterator[dict[str, Any]]:
-    """Yield the sample lines of ``samples.jsonl``.
+    """Yield the sample lines of ``samples.jsonl`` (read by :func:`evalkit._io.iter_jsonl`).
 
     A process killed mid-write can leave a last line without its newline; that line is
     incomplete by construction and is skipped (and cut off the file when ``repair`` is set, so
-    that appending resumes on a clean line). A bad line anywhere else is an InputError.
+    that appending resumes on a clean line). A bad line anywhere else (not JSON, not a JSON
+    object, not UTF-8) is an InputError naming the file and line.
     """
     if repair and path.is_symlink():
         # Repairing truncates: never do that to whatever file a planted link points at.
@@ -102,13 +111,9 @@ def iter_samples(path: Path, *, repair: bool = False) -> Iterator[dict[str, Any]
     if repair and complete_end < len(data):
         with open(path, "r+b") as fh:
             fh.truncate(complete_end)
-    for lineno, raw in enumerate(data[:complete_end].splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            yield json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg}).") from exc
+    # evalkit wrote the file: a bad line's message gives no fix and no column.
+    for _, row in _io.iter_jsonl(path, data, fix="", show_column=False, torn_last_line=True):
+        yield row
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> RunRecord:

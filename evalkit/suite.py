@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,24 +38,16 @@ from pydantic import (
 )
 
 from evalkit._textio import read_utf8
+
+# DatasetSpec (the dataset mapping) is defined with its loader; re-exported as part of the schema.
+from evalkit.data.samples import DatasetSpec as DatasetSpec
+from evalkit.data.samples import default_reference_field
 from evalkit.errors import ConfigError, EvalkitError, did_you_mean
 from evalkit.metrics.base import Metric
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DatasetSpec(_Strict):
-    """Where a task's samples come from and which fields mean what."""
-
-    path: str
-    format: Literal["jsonl", "csv", "parquet"] | None = None
-    id: str | None = None
-    references: str | None = None
-    #: The field holding a query's relevance judgments ``{doc_id: grade}`` (retrieval tasks).
-    qrels: str | None = None
-    limit: int | None = Field(default=None, ge=1)
 
 
 class GenerationSpec(_Strict):
@@ -498,6 +491,68 @@ def _retrieval_options(
     return options
 
 
+@dataclass(frozen=True)
+class _Requirement:
+    """What a task must set for a metric's requirement token, and how to say it is missing."""
+
+    satisfied: Callable[[TaskSpec, Path], bool]
+    missing: str
+    fix: str
+
+
+#: Requirement tokens (``Metric.requires``) that a task's own settings provide, checked by
+#: :func:`load_suite`. Tokens that the model provides (``prediction``, ``ranking``, ``image``,
+#: ``embed``, ``loglikelihood_rolling``...) are checked by the runner against the adapter's
+#: capabilities once the model is known; tokens not listed here (a third-party metric's own)
+#: are left to run time too.
+SUITE_REQUIREMENTS: dict[str, _Requirement] = {
+    "references": _Requirement(
+        lambda t, data: (
+            t.dataset.references is not None
+            or default_reference_field(data, t.dataset.format) is not None
+        ),
+        "reference texts, but the task's dataset maps no `references:` field (and its first "
+        "row has no `references` or `reference` field)",
+        "add `references: FIELD` to the task's dataset (the field holding each sample's "
+        "reference: a string or a list of strings)",
+    ),
+    "qrels": _Requirement(
+        lambda t, data: t.dataset.qrels is not None,
+        "relevance judgments, but the task's dataset maps no `qrels:` field",
+        "add `qrels: FIELD` to the task's dataset (the field holding {doc_id: grade})",
+    ),
+    "variants": _Requirement(
+        lambda t, data: bool(t.prompt_variants),
+        "a second version of each prompt, but the task has no `prompt_variants:`",
+        'add `prompt_variants: ["{field}"]` to the task (the counterfactual prompt)',
+    ),
+}
+
+
+def _requirement_errors(task: Task) -> list[str]:
+    """One line per metric requirement that the task's settings cannot provide."""
+    errors = []
+    for entry in task.metrics:
+        declared = getattr(entry.metric, "requires", ())
+        tokens = {declared} if isinstance(declared, str) else set(declared)
+        for token in sorted(tokens):
+            need = SUITE_REQUIREMENTS.get(token)
+            if need is None or need.satisfied(task.spec, task.dataset_path):
+                continue  # provided, or checked at run time (see SUITE_REQUIREMENTS)
+            errors.append(
+                f"{entry.where}: {entry.key} requires '{token}': {need.missing}; {need.fix}."
+            )
+    return errors
+
+
+#: The last line of a requirement error: what is checked now and what is left to run time.
+_RUN_TIME_NOTE = (
+    "(A suite's own settings are checked before any model call; what the model must serve "
+    "(predictions, rankings, images, embeddings, log-likelihoods) is checked by `evalkit run` "
+    "once the model is known.)"
+)
+
+
 def _resolve_model(spec: str | None, base: Path) -> str | None:
     """``KIND:PATH`` with a relative PATH that exists next to the suite made absolute."""
     if spec is None:
@@ -544,4 +599,7 @@ def load_suite(path: str | Path) -> Suite:
                     f"'{gate.metric}' in this task.{did_you_mean(gate.metric, sorted(values))} "
                     f"Values: {', '.join(sorted(values))}."
                 )
+    missing = [line for task in tasks for line in _requirement_errors(task)]
+    if missing:
+        raise ConfigError("\n".join([*missing, _RUN_TIME_NOTE]))
     return Suite(path=p.resolve(), spec=spec, tasks=tasks)

@@ -13,18 +13,9 @@ def build_adapter(spec: str, options: dict[str, Any] | None = None) -> ModelAdap
     >>> build_adapter("scripted:echo").info()["kind"]
     'scripted'
     """
-    from evalkit.errors import ConfigError
-    from evalkit.registry import ADAPTERS
+    from evalkit.registry import build_adapter as build
 
-    kind, sep, target = spec.partition(":")
-    if not sep or not kind:
-        raise ConfigError(
-            f"--model '{spec}': expected KIND:TARGET, for example predictions:preds.jsonl, "
-            f"python:mymodule:generate or scripted:echo. Kinds: {', '.join(ADAPTERS.names())}."
-        )
-    cls = ADAPTERS.get(kind)
-    adapter: ModelAdapter = cls(target, **(options or {}))  # type: ignore[call-arg]
-    return adapter
+    return build(spec, options)
 
 
 __all__ = ["ModelAdapter", "build_adapter"]

@@ -48,7 +48,7 @@ class ModelAdapter(ABC):
         raise AdapterError(f"adapter {self.name} cannot embed texts.")
 
     def generate_images(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
-        """``outputs = {"image": REF}`` of each prompt (see :mod:`evalkit.image_io`)."""
+        """``outputs = {"image": REF}`` of each prompt (see :mod:`evalkit.data.images`)."""
         raise AdapterError(f"adapter {self.name} cannot generate images.")
 
     def call(self, requests: Sequence[GenerateRequest]) -> list[Generation]:

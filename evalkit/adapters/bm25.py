@@ -32,8 +32,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evalkit.adapters.base import ModelAdapter
+from evalkit.data.retrieval import load_corpus, request_corpus, top_ranking
 from evalkit.errors import AdapterError, ConfigError
-from evalkit.retrieval_io import load_corpus, request_corpus, top_ranking
 from evalkit.types import GenerateRequest, Generation
 
 __all__ = ["BM25Adapter", "BM25Index", "tokenize"]

@@ -18,27 +18,20 @@ process; in a notebook, reload it after editing.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import inspect
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
+from evalkit._imports import load_callable, load_target
 from evalkit.adapters.base import ModelAdapter
-from evalkit.errors import AdapterError, ConfigError
 from evalkit.types import GenerateRequest, Generation
 
+__all__ = ["CallableAdapter", "load_callable", "source_sha256"]
 
-def load_callable(target: str) -> Callable[..., Any]:
-    """Import ``module:function`` or ``file.py:function``.
-
-    >>> load_callable("os.path:basename")("/a/b.txt")
-    'b.txt'
-    """
-    return _load(target)[1]
+#: The module and callable of a spec; kept under its old name for callers of this module.
+_load = load_target
 
 
 def source_sha256(module: ModuleType, fn: Callable[..., Any]) -> str | None:
@@ -66,46 +59,6 @@ def source_sha256(module: ModuleType, fn: Callable[..., Any]) -> str | None:
     return digest.hexdigest()
 
 
-def _load(target: str) -> tuple[ModuleType, Callable[..., Any]]:
-    """The module and the callable of ``module:function`` or ``file.py:function``."""
-    module_name, sep, attr = target.rpartition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigError(
-            f"python:{target}: expected python:MODULE:FUNCTION or python:FILE.py:FUNCTION."
-        )
-    try:
-        if module_name.endswith(".py"):
-            path = Path(module_name).resolve()
-            if not path.is_file():
-                raise ConfigError(f"python:{target}: file {path} not found.")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            if spec is None or spec.loader is None:  # pragma: no cover
-                raise ConfigError(f"python:{target}: cannot import {path}.")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            if "" not in sys.path and str(Path.cwd()) not in sys.path:
-                sys.path.insert(0, str(Path.cwd()))
-            module = importlib.import_module(module_name)
-    except ConfigError:
-        raise
-    except (ImportError, SyntaxError) as exc:
-        # A module that is not there (or cannot be parsed) is a bad spec, like an unknown
-        # metric: exit 2 before any sample is run, not a run failure.
-        missing = getattr(exc, "name", None)
-        what = f"module '{missing}' not found" if missing else f"{type(exc).__name__}: {exc}"
-        raise ConfigError(
-            f"python:{target}: cannot import {module_name} ({what}); check the module name "
-            "and that it is importable from the working directory (or give python:FILE.py:FN)."
-        ) from None
-    except Exception as exc:
-        raise AdapterError(f"python:{target}: importing {module_name} failed: {exc}") from exc
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise ConfigError(f"python:{target}: {module_name} has no callable '{attr}'.")
-    return module, fn
-
-
 class CallableAdapter(ModelAdapter):
     """Call a Python function over a batch of prompts."""
 
@@ -114,7 +67,7 @@ class CallableAdapter(ModelAdapter):
     def __init__(self, target: str, **options: Any) -> None:
         self.target = target
         self.options = dict(options)
-        module, self.fn = _load(target)
+        module, self.fn = load_target(target)
         self.source_sha256 = source_sha256(module, self.fn)
         try:
             self._takes_seeds = "seeds" in inspect.signature(self.fn).parameters

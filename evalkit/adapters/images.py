@@ -11,7 +11,7 @@ TARGET is one of:
   exception instance for a failed call); images are kept inline as PNG.
 
 Each result is ``Generation(text=None, outputs={"image": REF})`` with REF a reference string
-(:func:`evalkit.image_io.decode_reference`): the record names the image, the metrics read it.
+(:func:`evalkit.data.images.decode_reference`): the record names the image, the metrics read it.
 
 A folder never lends a file outside itself: sample ids and task names must be plain file names
 (no ``/``, ``\\`` or control characters, and not ``.`` or ``..``), and every path is
@@ -35,8 +35,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evalkit.adapters.base import ModelAdapter
+from evalkit.data.images import IMAGE_SUFFIXES, check_image_file, encode_png
 from evalkit.errors import ConfigError, InputError
-from evalkit.image_io import IMAGE_SUFFIXES, check_image_file, encode_png
 from evalkit.types import GenerateRequest, Generation
 
 #: What a sample id or task name may not hold to name a file: path separators, NUL and other

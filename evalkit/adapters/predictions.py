@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from evalkit._io import iter_jsonl
 from evalkit._textio import decode_utf8
 from evalkit.adapters.base import ModelAdapter
 from evalkit.errors import InputError
@@ -23,27 +23,23 @@ from evalkit.types import GenerateRequest, Generation
 
 def _rows(path: Path, raw: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(PATH:LINE, row)`` of a JSONL or CSV file whose bytes are ``raw`` (UTF-8 text)."""
-    text = decode_utf8(raw, path)
     if path.suffix.lower() == ".csv":
-        with io.StringIO(text, newline="") as fh:
+        with io.StringIO(decode_utf8(raw, path), newline="") as fh:
             reader = csv.DictReader(fh)
             for row in reader:
                 yield f"{path}:{reader.line_num}", {k: v for k, v in row.items() if k is not None}
         return
-    with io.StringIO(text, newline=None) as fh:  # universal newlines, as a text-mode file
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{path}:{lineno}: not valid JSON ({exc.msg}); each line must be one JSON "
-                    "object with 'id' and 'prediction'."
-                ) from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object.")
-            yield f"{path}:{lineno}", row
+    # This file's messages name its fields and leave out columns and types (as they always
+    # have); see evalkit._io.iter_jsonl.
+    rows = iter_jsonl(
+        path,
+        raw,
+        fix="each line must be one JSON object with 'id' and 'prediction'",
+        show_column=False,
+        show_type=False,
+    )
+    for lineno, row in rows:
+        yield f"{path}:{lineno}", row
 
 
 class PredictionsAdapter(ModelAdapter):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +20,7 @@ from evalkit.adapters.base import ModelAdapter
 from evalkit.errors import ConfigError
 from evalkit.types import GenerateRequest, Generation
 
-_MODES = {
+_MODES: dict[str, Callable[[str], str]] = {
     "echo": lambda p: p,
     "upper": lambda p: p.upper(),
     "reverse": lambda p: " ".join(reversed(p.split())),

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 from evalkit._validate import check_choice
 from evalkit.adapters.base import ModelAdapter
+from evalkit.data.retrieval import Run
 from evalkit.errors import AdapterError, InputError
-from evalkit.retrieval_io import Run
 from evalkit.types import GenerateRequest, Generation
 
 

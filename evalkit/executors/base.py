@@ -16,6 +16,7 @@ the cache on the driver and runs the adapter call and the scoring in worker acto
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, ClassVar
 from evalkit.adapters import ModelAdapter
 from evalkit.cache import ResponseCache, cache_key
 from evalkit.errors import RunError
+from evalkit.metrics.base import Metric, VectorMetric
 from evalkit.suite import Task
 from evalkit.types import GenerateRequest, Generation, Sample
 
@@ -120,6 +122,46 @@ def call_adapter(
     return gens
 
 
+def has_sample_scores(metric: Metric) -> bool:
+    """Whether a sample's own value is recorded for ``metric`` (in its line's ``scores``).
+
+    A metric that has per-sample outcomes and computes them without a per-sample aggregate:
+    additive statistics (:class:`~evalkit.metrics.base.VectorMetric`) or its own vectorised
+    ``per_sample_values`` (BERTScore). Set-level metrics (FID, distinct-n) have no per-sample
+    value; the others' (a sign-flip test per pair) would cost a corpus computation per sample.
+    """
+    if not metric.per_sample_outcomes:
+        return False
+    own = type(metric).per_sample_values is not Metric.per_sample_values
+    return isinstance(metric, VectorMetric) or own
+
+
+def _sample_scores(
+    task: Task, per_metric: Mapping[str, Sequence[Any]], n: int
+) -> list[dict[str, dict[str, float]]]:
+    """Each scored sample's primary values: ``{metric key: {value name: number}}``.
+
+    Computed when the statistics are, by the code that computed them, so reports read a
+    sample's score from its record line and never rebuild a metric from the installed code.
+    Values that are not finite are left out.
+    """
+    out: list[dict[str, dict[str, float]]] = [{} for _ in range(n)]
+    for entry in task.metrics:
+        metric = entry.metric
+        stats = per_metric[entry.key]
+        if not stats or not has_sample_scores(metric):
+            continue
+        values = metric.per_sample_values(stats)
+        for name in metric.primary_values():
+            if name not in values:
+                continue
+            for row, value in zip(out, values[name], strict=True):
+                number = float(value)
+                if math.isfinite(number):
+                    row.setdefault(entry.key, {})[name] = number
+    return out
+
+
 def score_batch(
     task: Task,
     samples: Sequence[Sample],
@@ -141,6 +183,7 @@ def score_batch(
     ]
     per_metric = {e.key: e.metric.sample_stats(scored) if scored else [] for e in task.metrics}
     warned = {e.key: e.metric.sample_warnings(scored) if scored else [] for e in task.metrics}
+    scores = _sample_scores(task, per_metric, len(scored))
     lines = []
     k = 0
     for s, r, g in zip(samples, requests, gens, strict=True):
@@ -158,6 +201,8 @@ def score_batch(
             line["outputs"] = dict(g.outputs)
         if g.ok:
             line["stats"] = {key: stats[k] for key, stats in per_metric.items()}
+            if scores[k]:
+                line["scores"] = scores[k]
             notes = {key: w[k] for key, w in warned.items() if w and w[k]}
             if notes:
                 line["warnings"] = notes

@@ -47,6 +47,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from evalkit import _env
 from evalkit.adapters import ModelAdapter, build_adapter
 from evalkit.cache import ResponseCache
 from evalkit.errors import ConfigError, EvalkitError, RunError
@@ -98,7 +99,7 @@ class _Worker:
     def __init__(self, setup: dict[str, Any]) -> None:
         # A worker holds one CPU: its statistics stay in its process (no forked metric pool,
         # evalkit.metrics._parallel), as Ray keeps its math libraries to one thread.
-        os.environ["EVALKIT_WORKERS"] = "1"
+        os.environ[_env.WORKERS] = "1"
         self._tasks: dict[str, Task] = setup["tasks"]
         self._task_model: dict[str, str] = setup["task_model"]
         self._models: dict[str, tuple[str | None, dict[str, Any], ModelAdapter | None]] = setup[

@@ -34,6 +34,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit import _env
 from evalkit.errors import AssetError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 #: The environment variable that names a local WordNet folder.
-WORDNET_ENV = "EVALKIT_WORDNET_DIR"
+WORDNET_ENV = _env.WORDNET_DIR
 #: Where Debian's ``wordnet-base`` and ``wordnet-sense-index`` packages put the dictionary.
 DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")
 
@@ -130,8 +131,7 @@ _readers: dict[Path, WordNetCorpusReader] = {}
 
 
 def _cache_root() -> Path:
-    base = os.environ.get("EVALKIT_CACHE_DIR") or Path.home() / ".cache" / "evalkit"
-    return Path(base) / "wordnet"
+    return _env.cache_dir() / "wordnet"
 
 
 def _candidates(base: Path) -> list[Path]:
@@ -148,7 +148,7 @@ def wordnet_source(needed_by: str = "meteor") -> Path:
     Raises:
         AssetError: When no complete WordNet is found; the message says how to install one.
     """
-    env = os.environ.get(WORDNET_ENV)
+    env = _env.wordnet_dir()
     base = Path(env).expanduser() if env else DEBIAN_WORDNET_DIR
     where = f"{WORDNET_ENV}={env}" if env else str(DEBIAN_WORDNET_DIR)
     if not base.is_dir():
@@ -277,7 +277,7 @@ def wordnet_folder(needed_by: str = "meteor") -> Path:
 def _reader_class() -> type[WordNetCorpusReader]:
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
-    class OfflineWordNetReader(WordNetCorpusReader):
+    class OfflineWordNetReader(WordNetCorpusReader):  # type: ignore[misc]  # nltk is untyped
         """nltk's reader without the Open Multilingual WordNet version map.
 
         While loading, nltk's reader maps the nltk ``wordnet`` corpus found on ``nltk.data.path``

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.errors import ConfigError, InputError
-from evalkit.report.csv_report import COLUMNS as CSV_COLUMNS
+from evalkit.report.csv import COLUMNS as CSV_COLUMNS
 from evalkit.store import SAMPLES, RunRecord, iter_samples, read_header
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,9 +101,9 @@ class Run(RunRecord):
                 columns=list(RESULT_COLUMNS),
             )
         if table == "samples":
-            from evalkit.report.html import _per_sample_scores
+            from evalkit.report.scores import per_sample_scores
 
-            columns, scores = _per_sample_scores(self)
+            columns, scores = per_sample_scores(self)
             rows = []
             for line, own in zip(self.samples, scores, strict=True):
                 row = {c: line.get(c) for c in SAMPLE_COLUMNS}
@@ -114,7 +114,7 @@ class Run(RunRecord):
 
     def report_html(self) -> str:
         """This run's ``report.html`` text, rendered from the record."""
-        from evalkit.report.html import render_html
+        from evalkit.report.html.run import render_html
 
         return render_html(self)
 
@@ -237,7 +237,7 @@ class Comparison(dict[str, Any]):
         """One row per comparison (pair of runs, task, metric value): the columns of
         ``compare.csv`` (labels, values, delta, CI, p-values, significance, change)."""
         from evalkit.report.compare_files import COMPARE_COLUMNS
-        from evalkit.report.compare_html import pair_labels, run_labels
+        from evalkit.report.views import pair_labels, run_labels
 
         pd = _pandas()
         labels = run_labels(self)
@@ -251,7 +251,7 @@ class Comparison(dict[str, Any]):
 
     def report_html(self) -> str:
         """The ``compare.html`` text of this comparison."""
-        from evalkit.report.compare_html import render_compare_html
+        from evalkit.report.html.compare import render_compare_html
 
         return render_compare_html(self)
 

@@ -16,7 +16,12 @@ A model is identified in signatures by a display name and the SHA-256 of its wei
 result computed from a copy of the same weights in another folder has the same signature, and
 different weights behind the same name do not.
 
-Nothing here imports torch or transformers.
+:class:`SentenceEncoder` embeds texts with such a model the way sentence-transformers does
+(the folder's pooling, truncation at ``max_seq_length``, L2 normalisation); the dense retriever
+and the embedding-diversity metric share it.
+
+Importing this module imports neither torch nor transformers; the encoder loads them on first
+use.
 """
 
 from __future__ import annotations
@@ -26,15 +31,19 @@ import importlib.util
 import json
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from evalkit.errors import AssetError
 
 __all__ = [
     "BUNDLED_MINILM",
     "LocalModel",
+    "SentenceEncoder",
     "bundled_model_dir",
     "model_config",
     "num_hidden_layers",
@@ -232,3 +241,140 @@ def num_hidden_layers(folder: Path) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
     return None
+
+
+# ------------------------------------------------------------------------- sentence encoder
+
+#: The poolings :class:`SentenceEncoder` implements (sentence-transformers' names, shortened).
+POOLINGS = ("mean", "cls", "max")
+
+
+def pooling_mode(folder: Path, needed_by: str = "dense") -> str:
+    """The pooling of a sentence-transformers folder (``1_Pooling/config.json``; mean if none).
+
+    Raises:
+        AssetError: When the folder asks for a pooling not in :data:`POOLINGS`.
+    """
+    config = folder / "1_Pooling" / "config.json"
+    if not config.is_file():
+        return "mean"
+    data = json.loads(config.read_text(encoding="utf-8"))
+    for key, mode in (
+        ("pooling_mode_mean_tokens", "mean"),
+        ("pooling_mode_cls_token", "cls"),
+        ("pooling_mode_max_tokens", "max"),
+    ):
+        if data.get(key):
+            return mode
+    raise AssetError(
+        f"{needed_by}: {config} asks for a pooling evalkit does not implement; supported: "
+        f"{', '.join(POOLINGS)}."
+    )
+
+
+def max_seq_length(folder: Path) -> int:
+    """sentence-transformers' limit, else the tokenizer's or the model's, at most 512."""
+    limits = []
+    for name, key in (
+        ("sentence_bert_config.json", "max_seq_length"),
+        ("tokenizer_config.json", "model_max_length"),
+        ("config.json", "max_position_embeddings"),
+    ):
+        file = folder / name
+        if file.is_file():
+            value = json.loads(file.read_text(encoding="utf-8")).get(key)
+            if isinstance(value, int) and 0 < value < 1_000_000:
+                if name == "sentence_bert_config.json":
+                    return value
+                limits.append(value)
+    return min([*limits, 512])
+
+
+class SentenceEncoder:
+    """Unit-length sentence embeddings from a local encoder, as sentence-transformers makes them.
+
+    The tokenizer and model load on the first :meth:`encode` (or :meth:`load`).
+
+    Args:
+        model: The resolved model folder (:func:`resolve_model`).
+        batch_size: Texts per forward pass.
+        device: The torch device (``cpu``).
+        needed_by: Who uses the encoder, for error messages.
+
+    Raises:
+        AssetError: When the folder's pooling is not implemented.
+
+    Example:
+        >>> encoder = SentenceEncoder(resolve_model("minilm"))
+        >>> encoder.pooling, encoder.max_seq_length
+        ('mean', 256)
+    """
+
+    def __init__(
+        self,
+        model: LocalModel,
+        *,
+        batch_size: int = 64,
+        device: str = "cpu",
+        needed_by: str = "dense",
+    ) -> None:
+        self.model = model
+        self.needed_by = needed_by
+        self.pooling = pooling_mode(model.path, needed_by)
+        self.max_seq_length = max_seq_length(model.path)
+        self.batch_size = batch_size
+        self.device = str(device)
+        self._loaded: tuple[Any, Any] | None = None
+
+    def load(self) -> tuple[Any, Any]:
+        """The Hugging Face tokenizer and model (loaded once, in eval mode, on ``device``).
+
+        Raises:
+            AssetError: When torch or transformers is not installed.
+        """
+        if self._loaded is None:
+            try:
+                from transformers import AutoModel, AutoTokenizer
+            except ImportError as exc:
+                raise AssetError(
+                    f"{self.needed_by}: needs torch and transformers: pip install 'evalkit[hf]'."
+                ) from exc
+            path = str(self.model.path)
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            model = AutoModel.from_pretrained(path, local_files_only=True)
+            model.eval().to(self.device)
+            self._loaded = (tokenizer, model)
+        return self._loaded
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 embeddings of ``texts``, shape ``(len(texts), dim)``.
+
+        Texts are batched longest first (less padding); the output is in input order.
+        """
+        tokenizer, model = self.load()
+        import torch
+
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        dim = int(model.config.hidden_size)
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_seq_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                if self.pooling == "cls":
+                    pooled = hidden[:, 0]
+                elif self.pooling == "max":
+                    pooled = hidden.masked_fill(mask == 0, -1e9).max(dim=1).values
+                else:
+                    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out[idx] = pooled.float().cpu().numpy()
+        return out

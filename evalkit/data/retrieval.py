@@ -6,7 +6,7 @@ Formats (chosen by the file extension):
   per line, whitespace-separated; ``iteration`` is ignored (trec_eval ignores it too) and
   ``relevance`` is an integer grade (negative, zero and positive grades are kept).
 - **TREC run**: ``query_id Q0 doc_id rank score tag`` per line. ``rank`` is ignored: documents
-  are ordered by score (see :mod:`evalkit.metrics.retrieval`), as trec_eval does.
+  are ordered by score (see :mod:`evalkit.metrics.retrieval.ranking`), as trec_eval does.
 - **JSONL** (``.jsonl``, ``.ndjson``): one query per line with its id under ``query_id``,
   ``qid`` or ``id``. Qrels lines hold ``"qrels"``: a mapping ``{doc_id: grade}`` or a list of
   doc ids (each grade 1); run lines hold ``"ranking"``: a list of ``[doc_id, score]`` pairs or a
@@ -34,6 +34,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from evalkit._io import iter_jsonl
+from evalkit._textio import utf8_lines
 from evalkit.errors import InputError
 
 __all__ = [
@@ -187,22 +189,10 @@ def _fast_ranking(value: Any) -> dict[str, float] | None:
 # ------------------------------------------------------------------------------ file readers
 
 
-def _json_lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); each line "
-                    "must be one JSON object."
-                ) from None
-            if not isinstance(row, dict):
-                raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}.")
-            yield where, row
+def _json_lines(path: Path, data: bytes | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(PATH:LINE, object)`` per line of a JSONL file (see :func:`evalkit._io.iter_jsonl`)."""
+    for lineno, row in iter_jsonl(path, data):
+        yield f"{path}:{lineno}", row
 
 
 def _query_id(row: dict[str, Any], where: str) -> str:
@@ -221,11 +211,11 @@ def _query_id(row: dict[str, Any], where: str) -> str:
 
 
 def _text_lines(path: Path) -> Iterator[tuple[str, list[str]]]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            parts = line.split()
-            if parts:
-                yield f"{path}:{lineno}", parts
+    """``(PATH:LINE, whitespace-separated columns)`` per non-blank line of a TREC file."""
+    for lineno, line in enumerate(utf8_lines(path.read_bytes(), path), start=1):
+        parts = line.split()
+        if parts:
+            yield f"{path}:{lineno}", parts
 
 
 def _check_file(path: Path, what: str) -> None:
@@ -625,7 +615,7 @@ def load_corpus(path: str | Path) -> Corpus:
     ids: list[str] = []
     texts: list[str] = []
     first: dict[str, str] = {}
-    for where, doc, text in _corpus_rows(p):
+    for where, doc, text in _corpus_rows(p, raw):
         if doc in first:
             raise InputError(
                 f"{where}: document id '{doc}' occurs twice (first at {first[doc]}); ids must be "
@@ -642,20 +632,20 @@ def load_corpus(path: str | Path) -> Corpus:
     return corpus
 
 
-def _corpus_rows(path: Path) -> Iterator[tuple[str, str, str]]:
+def _corpus_rows(path: Path, raw: bytes) -> Iterator[tuple[str, str, str]]:
+    """``(PATH:LINE, doc id, text to index)`` per document of a corpus whose bytes are ``raw``."""
     if path.suffix.lower() == ".tsv":
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                doc, sep, text = line.rstrip("\n").partition("\t")
-                if not sep or not doc:
-                    raise InputError(
-                        f"{path}:{lineno}: a TSV corpus line is doc_id<TAB>text; no tab found."
-                    )
-                yield f"{path}:{lineno}", doc, text
+        for lineno, line in enumerate(utf8_lines(raw, path), start=1):
+            if not line.strip():
+                continue
+            doc, sep, text = line.rstrip("\n").partition("\t")
+            if not sep or not doc:
+                raise InputError(
+                    f"{path}:{lineno}: a TSV corpus line is doc_id<TAB>text; no tab found."
+                )
+            yield f"{path}:{lineno}", doc, text
         return
-    for where, row in _json_lines(path):
+    for where, row in _json_lines(path, raw):
         raw_id = row.get("id", row.get("_id"))
         if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
             raise InputError(f"{where}: each document needs an 'id' (or '_id'), a string.")

@@ -1,6 +1,8 @@
 """Load task samples from JSONL, CSV or Parquet with a field mapping.
 
-Every problem names the file, the line (or row) and the field, and says what to change.
+:class:`DatasetSpec` is a task's ``dataset:`` mapping as the suite YAML gives it; it lives here,
+with the loader that reads it, and :mod:`evalkit.suite` uses it in its schema. Every problem
+names the file, the line (or row) and the field, and says what to change.
 """
 
 from __future__ import annotations
@@ -13,12 +15,32 @@ import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit._io import iter_jsonl
 from evalkit._textio import decode_utf8
-from evalkit.errors import InputError
-from evalkit.suite import DatasetSpec
+from evalkit.errors import EvalkitError, InputError
 from evalkit.types import Sample
+
+__all__ = ["Dataset", "DatasetSpec", "load_dataset", "template_fields"]
+
+
+class DatasetSpec(BaseModel):
+    """Where a task's samples come from and which fields mean what."""
+
+    # The suite schema's strict config (evalkit.suite._Strict): unknown keys are errors, and a
+    # parsed spec cannot change.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    format: Literal["jsonl", "csv", "parquet"] | None = None
+    id: str | None = None
+    references: str | None = None
+    #: The field holding a query's relevance judgments ``{doc_id: grade}`` (retrieval tasks).
+    qrels: str | None = None
+    limit: int | None = Field(default=None, ge=1)
 
 
 @dataclass(frozen=True)
@@ -62,24 +84,8 @@ def _rows(path: Path, fmt: str, raw: bytes) -> Iterator[tuple[str, dict[str, Any
     ``raw`` is the file's bytes (read once, for its hash too); text formats must be UTF-8.
     """
     if fmt == "jsonl":
-        # Universal newlines, as reading the file in text mode would (and not str.splitlines,
-        # which also splits on U+2028 and other characters that JSON strings may hold).
-        with io.StringIO(decode_utf8(raw, path), newline=None) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(
-                        f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                        "each line must be one JSON object."
-                    ) from None
-                if not isinstance(row, dict):
-                    raise InputError(
-                        f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}."
-                    )
-                yield f"{path}:{lineno}", row
+        for lineno, row in iter_jsonl(path, raw):
+            yield f"{path}:{lineno}", row
     elif fmt == "csv":
         with io.StringIO(decode_utf8(raw, path), newline="") as fh:
             reader = csv.DictReader(fh)
@@ -103,9 +109,37 @@ def _rows(path: Path, fmt: str, raw: bytes) -> Iterator[tuple[str, dict[str, Any
             yield f"{path}:row {i}", row
 
 
+#: The fields read as references when a task maps none (``dataset: {references: FIELD}``).
+DEFAULT_REFERENCE_FIELDS = ("references", "reference")
+
+
+def default_reference_field(path: Path, declared_format: str | None = None) -> str | None:
+    """The default reference field of a dataset's first row, if it has one.
+
+    A task that maps no ``references:`` field still gets references from a row field named
+    ``references`` or ``reference``; the suite check reads the first row to know whether a
+    metric that needs references will have them. An unreadable or empty file gives None (the
+    loader reports it when the run reads the file).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.jsonl"
+    >>> _ = p.write_text('{"id": 1, "reference": "a cat"}\\n')
+    >>> default_reference_field(p)
+    'reference'
+    """
+    try:
+        raw = path.read_bytes()
+        row = next((r for _, r in _rows(path, _detect_format(path, declared_format), raw)), None)
+    except (OSError, EvalkitError):
+        return None
+    if not isinstance(row, dict):
+        return None
+    return next((f for f in DEFAULT_REFERENCE_FIELDS if f in row), None)
+
+
 def _references(where: str, row: dict[str, Any], field: str | None) -> tuple[str, ...]:
     if field is None:
-        field = next((f for f in ("references", "reference") if f in row), None)
+        field = next((f for f in DEFAULT_REFERENCE_FIELDS if f in row), None)
         if field is None:
             return ()
     if field not in row:
@@ -133,7 +167,7 @@ def _references(where: str, row: dict[str, Any], field: str | None) -> tuple[str
 
 def _with_qrels(where: str, row: dict[str, Any], field: str) -> dict[str, Any]:
     """The row with its checked relevance judgments under ``qrels`` (where metrics read them)."""
-    from evalkit.retrieval_io import parse_grades
+    from evalkit.data.retrieval import parse_grades
 
     if field not in row:
         raise InputError(

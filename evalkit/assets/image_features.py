@@ -19,7 +19,6 @@ Every extractor has a name and the SHA-256 of its weights; both go into the metr
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -28,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from evalkit import _env
+from evalkit.data.images import RESIZE, prepare
 from evalkit.errors import AssetError, ConfigError, InputError
-from evalkit.image_io import RESIZE, prepare
 
 __all__ = [
     "DIGITS_WEIGHTS",
@@ -43,7 +43,7 @@ __all__ = [
     "get_extractor",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Where the committed digits CNN weights are (override with EVALKIT_DIGITS_CNN_WEIGHTS).
 DIGITS_WEIGHTS = REPO_ROOT / "models" / "digits-cnn" / "weights.npz"
 #: pytorch-fid 0.3.0's ``FID_WEIGHTS_URL``: where the FID Inception weights are published.
@@ -51,8 +51,8 @@ INCEPTION_URL = (
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
     "pt_inception-2015-12-05-6726825d.pth"
 )
-INCEPTION_ENV = "EVALKIT_INCEPTION_WEIGHTS"
-DIGITS_ENV = "EVALKIT_DIGITS_CNN_WEIGHTS"
+INCEPTION_ENV = _env.INCEPTION_WEIGHTS
+DIGITS_ENV = _env.DIGITS_CNN_WEIGHTS
 #: The train/held-out split of load_digits' 1797 images: a permutation with this seed, the
 #: first ``DIGITS_TRAIN`` for training the CNN, the rest held out (the image suite's data).
 DIGITS_SPLIT_SEED = 0
@@ -157,7 +157,8 @@ def _conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     win = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))
     cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n, h * wd, c * 9)
     out = cols @ w.reshape(w.shape[0], -1).T + b
-    return out.transpose(0, 2, 1).reshape(n, w.shape[0], h, wd)
+    maps: np.ndarray = out.transpose(0, 2, 1).reshape(n, w.shape[0], h, wd)
+    return maps
 
 
 def digits_cnn_forward(
@@ -190,7 +191,7 @@ class DigitsCNN(FeatureExtractor):
     batch_size = 1024
 
     def __init__(self, weights: str | Path | None = None) -> None:
-        path = Path(weights or os.environ.get(DIGITS_ENV) or DIGITS_WEIGHTS)
+        path = Path(weights or _env.digits_cnn_weights() or DIGITS_WEIGHTS)
         if not path.is_file():
             raise AssetError(
                 f"digits-cnn weights not found at {path}; they are committed in the evalkit "
@@ -220,7 +221,7 @@ class InceptionExtractor(FeatureExtractor):
     batch_size = 32
 
     def __init__(self, weights: str | Path | None = None) -> None:
-        given = weights or os.environ.get(INCEPTION_ENV)
+        given = weights or _env.inception_weights()
         if not given:
             raise AssetError(
                 "inception-v3 needs pytorch-fid's FID Inception weights in a local file; evalkit "
@@ -238,7 +239,7 @@ class InceptionExtractor(FeatureExtractor):
             import torch
         except ImportError as exc:  # pragma: no cover - torch is in the image extra
             raise AssetError("inception-v3 needs torch: pip install 'evalkit[image]'.") from exc
-        from evalkit._inception import FIDInceptionV3
+        from evalkit.assets._inception import FIDInceptionV3
 
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -374,7 +375,7 @@ def get_extractor(spec: Any = "digits-cnn", weights: str | Path | None = None) -
         elif spec == "inception-v3":
             ext = InceptionExtractor(weights)
         elif spec.startswith("python:"):
-            from evalkit.adapters.callable import load_callable
+            from evalkit._imports import load_callable
 
             obj = load_callable(spec[len("python:") :])
             if isinstance(obj, type):
