@@ -63,32 +63,32 @@ def score(
 def bertscore(
     predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any
 ) -> Score:
-    """BERTScore (bert-score's numbers); see :class:`evalkit.metrics.bertscore_metric.BERTScore`."""
+    """BERTScore (bert-score's numbers); see :class:`evalkit.metrics.text.bertscore.BERTScore`."""
     return score("bertscore", predictions, references, **params)
 
 
 def bleu(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
-    """Corpus BLEU (sacrebleu); see :class:`evalkit.metrics.text_overlap.BLEU`."""
+    """Corpus BLEU (sacrebleu); see :class:`evalkit.metrics.text.bleu.BLEU`."""
     return score("bleu", predictions, references, **params)
 
 
 def chrf(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
-    """Corpus chrF / chrF++ (sacrebleu); see :class:`evalkit.metrics.text_overlap.CHRF`."""
+    """Corpus chrF / chrF++ (sacrebleu); see :class:`evalkit.metrics.text.chrf.CHRF`."""
     return score("chrf", predictions, references, **params)
 
 
 def ter(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
-    """Corpus TER (sacrebleu); see :class:`evalkit.metrics.text_overlap.TER`."""
+    """Corpus TER (sacrebleu); see :class:`evalkit.metrics.text.ter.TER`."""
     return score("ter", predictions, references, **params)
 
 
 def rouge(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
-    """ROUGE (rouge-score); see :class:`evalkit.metrics.rouge_metric.ROUGE`."""
+    """ROUGE (rouge-score); see :class:`evalkit.metrics.text.rouge.ROUGE`."""
     return score("rouge", predictions, references, **params)
 
 
 def meteor(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
-    """METEOR as nltk computes it; see :class:`evalkit.metrics.meteor_metric.METEOR`."""
+    """METEOR as nltk computes it; see :class:`evalkit.metrics.text.meteor.METEOR`."""
     return score("meteor", predictions, references, **params)
 
 
@@ -96,9 +96,9 @@ def perplexity(texts: Sequence[str], model: Any, **params: Any) -> Score:
     """Corpus perplexity of texts under a model spec (``hf:PATH``) or adapter.
 
     Parameters are ``max_length``, ``stride`` and ``model_options``; see
-    :func:`evalkit.metrics.perplexity_metric.score_texts`.
+    :func:`evalkit.metrics.lm.score_texts`.
     """
-    from evalkit.metrics.perplexity_metric import score_texts
+    from evalkit.metrics.lm import score_texts
 
     return score_texts(texts, model, **params)
 
@@ -118,94 +118,95 @@ def token_f1(
 
 
 # Ranking metrics: ``qrels`` and ``run`` are Qrels/Run objects, {query: {doc: grade or score}}
-# mappings or TREC/JSONL/JSON files; see evalkit.metrics.retrieval.score_run. ``map`` is left
+# mappings or TREC/JSONL/JSON files; see evalkit.metrics.retrieval.ranking.score_run.
+# ``map`` is left
 # out of __all__ so that ``from evalkit.metrics import *`` does not shadow the builtin.
 
 
 def precision(qrels: Any, run: Any, **params: Any) -> Score:
-    """Precision@k (trec_eval ``P_k``); see :class:`evalkit.metrics.retrieval.Precision`."""
-    from evalkit.metrics.retrieval import score_run
+    """Precision@k (trec_eval ``P_k``); see :class:`evalkit.metrics.retrieval.ranking.Precision`."""
+    from evalkit.metrics.retrieval.ranking import score_run
 
     return score_run("precision", qrels, run, **params)
 
 
 def recall(qrels: Any, run: Any, **params: Any) -> Score:
-    """Recall@k (trec_eval ``recall_k``); see :class:`evalkit.metrics.retrieval.Recall`."""
-    from evalkit.metrics.retrieval import score_run
+    """Recall@k (trec_eval ``recall_k``); see :class:`evalkit.metrics.retrieval.ranking.Recall`."""
+    from evalkit.metrics.retrieval.ranking import score_run
 
     return score_run("recall", qrels, run, **params)
 
 
 def hit_rate(qrels: Any, run: Any, **params: Any) -> Score:
-    """Hit rate@k (trec_eval ``success_k``); see :class:`evalkit.metrics.retrieval.HitRate`."""
-    from evalkit.metrics.retrieval import score_run
+    """Hit rate@k (trec_eval ``success_k``); see :class:`~.retrieval.ranking.HitRate`."""
+    from evalkit.metrics.retrieval.ranking import score_run
 
     return score_run("hit_rate", qrels, run, **params)
 
 
 def mrr(qrels: Any, run: Any, **params: Any) -> Score:
-    """Mean reciprocal rank (@k); see :class:`evalkit.metrics.retrieval.MRR`."""
-    from evalkit.metrics.retrieval import score_run
+    """Mean reciprocal rank (@k); see :class:`evalkit.metrics.retrieval.ranking.MRR`."""
+    from evalkit.metrics.retrieval.ranking import score_run
 
     return score_run("mrr", qrels, run, **params)
 
 
 def ndcg(qrels: Any, run: Any, **params: Any) -> Score:
-    """nDCG@k (trec_eval ``ndcg_cut``); see :class:`evalkit.metrics.retrieval.NDCG`.
+    """nDCG@k (trec_eval ``ndcg_cut``); see :class:`evalkit.metrics.retrieval.ranking.NDCG`.
 
     >>> ndcg({"q1": {"d1": 1}}, {"q1": {"d2": 0.9, "d1": 0.5}}, k=10).details
     {'ndcg@10': 0.6309297535714575}
     """
-    from evalkit.metrics.retrieval import score_run
+    from evalkit.metrics.retrieval.ranking import score_run
 
     return score_run("ndcg", qrels, run, **params)
 
 
 def map(qrels: Any, run: Any, **params: Any) -> Score:
-    """Mean average precision (@k); see :class:`evalkit.metrics.retrieval.MAP`."""
-    from evalkit.metrics.retrieval import score_run
+    """Mean average precision (@k); see :class:`evalkit.metrics.retrieval.ranking.MAP`."""
+    from evalkit.metrics.retrieval.ranking import score_run
 
     return score_run("map", qrels, run, **params)
 
 
 def r_precision(qrels: Any, run: Any, **params: Any) -> Score:
-    """R-precision (trec_eval ``Rprec``); see :class:`evalkit.metrics.retrieval.RPrecision`."""
-    from evalkit.metrics.retrieval import score_run
+    """R-precision (trec_eval ``Rprec``); see :class:`~.retrieval.ranking.RPrecision`."""
+    from evalkit.metrics.retrieval.ranking import score_run
 
     return score_run("r_precision", qrels, run, **params)
 
 
 # Image metrics: ``generated`` and ``reference`` are folders of PNG/JPEG, .npz/.npy image files,
-# arrays (N, H, W[, C]) or lists of images; see evalkit.metrics.image_metrics.
+# arrays (N, H, W[, C]) or lists of images; see evalkit.metrics.image.
 
 
 def fid(generated: Any, reference: Any, **params: Any) -> Score:
-    """Fréchet distance of image features; see :class:`evalkit.metrics.image_metrics.FID`."""
-    from evalkit.metrics.image_metrics import score_images
+    """Fréchet distance of image features; see :class:`evalkit.metrics.image.fid.FID`."""
+    from evalkit.metrics.image._base import score_images
 
     return score_images("fid", generated, reference, **params)
 
 
 def kid(generated: Any, reference: Any, **params: Any) -> Score:
-    """Kernel Inception Distance; see :class:`evalkit.metrics.image_metrics.KID`."""
-    from evalkit.metrics.image_metrics import score_images
+    """Kernel Inception Distance; see :class:`evalkit.metrics.image.kid.KID`."""
+    from evalkit.metrics.image._base import score_images
 
     return score_images("kid", generated, reference, **params)
 
 
 def inception_score(images: Any, **params: Any) -> Score:
-    """Inception Score; see :class:`evalkit.metrics.image_metrics.InceptionScore`."""
-    from evalkit.metrics.image_metrics import score_images
+    """Inception Score; see :class:`evalkit.metrics.image.inception_score.InceptionScore`."""
+    from evalkit.metrics.image._base import score_images
 
     return score_images("inception_score", images, None, **params)
 
 
 # Diversity and bias probes: reference-free or pair-based inputs; see
-# evalkit.metrics.diversity_metrics and evalkit.metrics.bias_probes.
+# evalkit.metrics.diversity and evalkit.metrics.bias.
 
 
 def _outputs_score(metric: str, outputs: Sequence[Any], **params: Any) -> Score:
-    from evalkit._bias_twins import outputs_samples
+    from evalkit.metrics._twins import outputs_samples
     from evalkit.registry import METRICS
 
     return METRICS.get(metric).build(params).score(outputs_samples(metric, outputs))
@@ -221,24 +222,24 @@ def distinct_n(outputs: Sequence[Any], **params: Any) -> Score:
 
 
 def ngram_entropy(outputs: Sequence[Any], **params: Any) -> Score:
-    """N-gram entropy in bits; see :class:`evalkit.metrics.diversity_metrics.NgramEntropy`."""
+    """N-gram entropy in bits; see :class:`evalkit.metrics.diversity.NgramEntropy`."""
     return _outputs_score("ngram_entropy", outputs, **params)
 
 
 def repetition(outputs: Sequence[Any], **params: Any) -> Score:
-    """Repeated n-gram share; see :class:`~evalkit.metrics.diversity_metrics.Repetition`."""
+    """Repeated n-gram share; see :class:`~evalkit.metrics.diversity.Repetition`."""
     return _outputs_score("repetition", outputs, **params)
 
 
 def self_bleu(outputs: Sequence[Any], **params: Any) -> Score:
-    """Self-BLEU; see :class:`evalkit.metrics.diversity_metrics.SelfBLEU`."""
+    """Self-BLEU; see :class:`evalkit.metrics.diversity.SelfBLEU`."""
     return _outputs_score("self_bleu", outputs, **params)
 
 
 def embedding_diversity(outputs: Sequence[Any], **params: Any) -> Score:
     """Mean pairwise cosine distance of sentence embeddings of the outputs.
 
-    See :class:`~evalkit.metrics.diversity_metrics.EmbeddingDiversity`.
+    See :class:`~evalkit.metrics.diversity.EmbeddingDiversity`.
     """
     return _outputs_score("embedding_diversity", outputs, **params)
 
@@ -251,11 +252,11 @@ def counterfactual_gap(
 ) -> Score:
     """Counterfactual gap of paired outputs.
 
-    See :class:`~evalkit.metrics.bias_probes.CounterfactualGap`.
+    See :class:`~evalkit.metrics.bias.counterfactual.CounterfactualGap`.
 
     ``details`` adds ``cf_gap_ci_low`` / ``cf_gap_ci_high``: a seeded bootstrap over pairs.
     """
-    from evalkit._bias_twins import paired_text_score
+    from evalkit.metrics._twins import paired_text_score
 
     return paired_text_score(outputs_a, outputs_b, references, **params)
 
@@ -265,9 +266,9 @@ def counterfactual_ll_gap(
 ) -> Score:
     """Counterfactual log-likelihood gap of paired texts.
 
-    See :class:`~evalkit.metrics.bias_probes.CounterfactualLikelihood`.
+    See :class:`~evalkit.metrics.bias.counterfactual.CounterfactualLikelihood`.
     """
-    from evalkit._bias_twins import paired_ll_score
+    from evalkit.metrics._twins import paired_ll_score
 
     return paired_ll_score("counterfactual_ll_gap", loglik_a, loglik_b, **params)
 
@@ -277,9 +278,9 @@ def stereotype_preference(
 ) -> Score:
     """Stereotype preference (ideal 50).
 
-    See :class:`~evalkit.metrics.bias_probes.StereotypePreference`.
+    See :class:`~evalkit.metrics.bias.stereotype.StereotypePreference`.
     """
-    from evalkit._bias_twins import paired_ll_score
+    from evalkit.metrics._twins import paired_ll_score
 
     return paired_ll_score("stereotype_preference", loglik_more, loglik_less, **params)
 
@@ -287,9 +288,9 @@ def stereotype_preference(
 def weat(x: Any, y: Any, a: Any, b: Any, **params: Any) -> Score:
     """WEAT effect size and p-value of four sets of embeddings (rows).
 
-    See :class:`~evalkit.metrics.bias_probes.WEAT`.
+    See :class:`~evalkit.metrics.bias.weat.WEAT`.
     """
-    from evalkit._bias_twins import weat_score
+    from evalkit.metrics._twins import weat_score
 
     return weat_score(x, y, a, b, **params)
 
@@ -297,7 +298,7 @@ def weat(x: Any, y: Any, a: Any, b: Any, **params: Any) -> Score:
 def group_fairness(
     predictions: Sequence[str], labels: Sequence[str], groups: Sequence[Any], **params: Any
 ) -> Score:
-    """Group fairness of yes/no outputs; see :class:`~evalkit.metrics.bias_probes.GroupFairness`."""
-    from evalkit._bias_twins import fairness_score
+    """Group fairness of yes/no outputs; see :class:`~.bias.group_fairness.GroupFairness`."""
+    from evalkit.metrics._twins import fairness_score
 
     return fairness_score(predictions, labels, groups, **params)

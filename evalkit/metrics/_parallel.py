@@ -36,13 +36,15 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from evalkit import _env
+
 __all__ = ["map_chunks", "worker_count"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 #: Environment variable that sets the number of worker processes (1 disables the pool).
-WORKERS_ENV = "EVALKIT_WORKERS"
+WORKERS_ENV = _env.WORKERS
 #: Chunks per worker: enough for load balance when sample lengths vary, few enough that each
 #: chunk's result crosses the pipe in one go.
 CHUNKS_PER_WORKER = 4
@@ -61,12 +63,9 @@ def worker_count() -> int:
     >>> worker_count() >= 1
     True
     """
-    raw = os.environ.get(WORKERS_ENV, "").strip()
-    if raw:
-        try:
-            return max(int(raw), 1)
-        except ValueError:
-            pass
+    configured = _env.workers()
+    if configured is not None:
+        return configured
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux

@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from evalkit import __version__
+from evalkit._version import __version__
 from evalkit.errors import ConfigError, did_you_mean
+from evalkit.metrics.params import MetricParams, ParamInfo
 from evalkit.types import Sample, Score, Stats
 
 
@@ -32,9 +33,30 @@ def package_version(name: str) -> str:
 class Metric(ABC):
     """Base class of every metric.
 
-    Subclasses declare their parameters as keyword arguments of ``__init__`` (with defaults and
-    type hints: ``evalkit metrics`` lists them from there) and call ``super().__init__(...)``
-    with the validated values so they end up in ``params`` and the signature.
+    Subclasses declare their parameters once, as a nested ``Params`` model
+    (:class:`~evalkit.metrics.params.MetricParams`: types, defaults, constraints,
+    descriptions); ``__init__`` validates the user's values into ``self.p``, ``params`` (the
+    signature's fields) and ``evalkit metrics`` come from it, and :meth:`setup` builds what
+    the parameters imply. A metric of another package may still take its parameters as
+    ``__init__`` keywords (``Params = None``) and pass them to ``super().__init__``.
+
+    ``requires`` names what a sample must carry to be scored (the default suits text metrics
+    that compare a prediction with references; declare it when yours differs). Tokens that a
+    suite's own settings provide are checked when the suite loads (``evalkit validate`` and
+    ``evalkit run``, before any model call; see ``evalkit.suite.SUITE_REQUIREMENTS``):
+
+    - ``references``: the task's ``dataset.references`` field;
+    - ``qrels``: the task's ``dataset.qrels`` field (relevance judgments);
+    - ``variants``: the task's ``prompt_variants`` (a counterfactual version of each prompt).
+
+    Tokens that the model provides are left to run time, when the model is known (it is given
+    on the command line or by a task's ``model:``): they are results of the metric's
+    ``request_kind``, which the runner checks against the adapter's capabilities before any
+    call: ``prediction`` (``generate``), ``ranking`` (``retrieve``), ``image``
+    (``generate_images``), ``embed``, ``loglikelihood_rolling``. Tokens that name dataset
+    fields chosen by a parameter (``group``: ``group_field``) are checked when samples are
+    scored. Any other token, such as a third-party metric's own, is never refused at load
+    time; the metric checks it when it scores.
     """
 
     name: ClassVar[str]
@@ -53,28 +75,58 @@ class Metric(ABC):
     #: resampling with replacement biases. Any method but ``percentile`` is in the signature.
     interval_method: ClassVar[str] = "percentile"
 
+    #: The metric's parameters, declared once (:mod:`evalkit.metrics.params`): names, types,
+    #: defaults, constraints and descriptions. ``__init__`` validates the user's values through
+    #: it into ``self.p``; ``params`` (the signature's fields) is ``self.p`` as a dict unless
+    #: :meth:`setup` adds resolved values. ``None`` only for metrics that still declare their
+    #: parameters as ``__init__`` keywords.
+    Params: ClassVar[type[MetricParams] | None] = None
+
     def __init__(self, **params: Any) -> None:
+        if self.Params is not None:
+            self.p: Any = self.Params.validated(self.name, params)
+            params = self.p.model_dump()
         self.params: dict[str, Any] = dict(params)
+        if self.Params is not None:
+            self.setup()
+
+    def setup(self) -> None:  # noqa: B027 - an optional hook, empty by default
+        """Build what the validated parameters ``self.p`` imply (a library object, a model).
+
+        Runs once at the end of ``__init__``. Cross-parameter checks belong in ``Params``
+        (a ``model_validator``); checks that need the file system or an installed package
+        (a model folder, an optional dependency) belong here. A resolved value that changes the
+        number (a model's canonical name, its layer count) goes into ``self.params``.
+        """
 
     @classmethod
     def build(cls, params: Mapping[str, Any] | None = None) -> Metric:
         """Construct from user parameters, turning unknown names into a ConfigError."""
         params = dict(params or {})
-        accepted = cls.parameters()
-        for key in params:
-            if key not in accepted:
-                raise ConfigError(
-                    f"{cls.name}: unknown parameter '{key}'.{did_you_mean(key, list(accepted))} "
-                    f"Parameters: {', '.join(accepted) or '(none)'}."
-                )
+        if cls.Params is None:
+            accepted = cls.parameters()
+            for key in params:
+                if key not in accepted:
+                    raise ConfigError(
+                        f"{cls.name}: unknown parameter '{key}'."
+                        f"{did_you_mean(key, list(accepted))} "
+                        f"Parameters: {', '.join(accepted) or '(none)'}."
+                    )
         return cls(**params)
 
     @classmethod
-    def parameters(cls) -> dict[str, inspect.Parameter]:
-        """The keyword parameters of ``__init__`` with their defaults and annotations."""
+    def parameters(cls) -> dict[str, ParamInfo]:
+        """The declared parameters with their types, defaults and descriptions."""
+        if cls.Params is not None:
+            return {info.name: info for info in cls.Params.infos()}
         sig = inspect.signature(cls.__init__)
         return {
-            n: p
+            n: ParamInfo(
+                n,
+                str(p.annotation) if p.annotation is not p.empty else "any",
+                None if p.default is p.empty else p.default,
+                "",
+            )
             for n, p in sig.parameters.items()
             if n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
         }

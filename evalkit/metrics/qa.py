@@ -19,17 +19,19 @@ import string
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from evalkit._validate import check_choice, check_type, sample_texts
+from pydantic import Field
+
+from evalkit._validate import sample_texts
 from evalkit.metrics.base import MeanMetric
+from evalkit.metrics.params import MetricParams
 from evalkit.types import Sample, Stats
 
 __all__ = ["ExactMatch", "TokenF1", "normalize_answer"]
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_NORMALIZATIONS = ("squad", "none")
 
 
 def normalize_answer(text: str) -> str:
@@ -76,13 +78,19 @@ def token_f1_score(prediction_tokens: Sequence[str], reference_tokens: Sequence[
 
 
 class _QAMetric(MeanMetric):
-    """Shared parameter handling for the SQuAD metrics."""
+    """Shared parameters of the SQuAD metrics."""
 
-    def __init__(self, *, normalize: str = "squad") -> None:
-        check_type(self.name, "normalize", normalize, str)
-        check_choice(self.name, "normalize", normalize, _NORMALIZATIONS)
-        super().__init__(normalize=normalize)
-        self._normalize = _normalizer(normalize)
+    class Params(MetricParams):
+        """The SQuAD metrics' parameters."""
+
+        normalize: Literal["squad", "none"] = Field(
+            "squad", description="answer normalisation: squad (SQuAD v1.1's) or none"
+        )
+
+    p: Params
+
+    def setup(self) -> None:
+        self._normalize = _normalizer(self.p.normalize)
 
     def value_names(self) -> tuple[str, ...]:
         return (self.name,)

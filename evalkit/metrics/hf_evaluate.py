@@ -16,11 +16,14 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from evalkit._validate import check_choice, check_type, sample_texts
+from pydantic import Field, field_validator
+
+from evalkit._validate import sample_texts
 from evalkit.errors import AssetError, ConfigError
 from evalkit.metrics.base import Metric, package_version
+from evalkit.metrics.params import MetricParams
 from evalkit.types import Sample, Stats
 
 _MODULES: dict[str, Any] = {}
@@ -86,27 +89,28 @@ class HFEvaluateMetric(Metric):
     requires: ClassVar[frozenset[str]] = frozenset({"prediction", "references"})
     reference_packages: ClassVar[tuple[str, ...]] = ("evaluate",)
 
-    def __init__(
-        self,
-        *,
-        compute_args: dict[str, Any] | None = None,
-        values: list[str] | None = None,
-        references: str = "list",
-        higher_is_better: bool = True,
-    ) -> None:
-        check_type(self.name, "compute_args", compute_args or {}, dict)
-        check_choice(self.name, "references", references, ("list", "first"))
-        check_type(self.name, "higher_is_better", higher_is_better, bool)
-        if values is not None and (
-            not isinstance(values, list) or not all(isinstance(v, str) for v in values)
-        ):
-            raise ConfigError(f"{self.name}: values must be a list of result keys.")
-        super().__init__(
-            compute_args=dict(compute_args or {}),
-            values=values,
-            references=references,
-            higher_is_better=higher_is_better,
+    class Params(MetricParams):
+        """The bridge's parameters (the module's own go in ``compute_args``)."""
+
+        compute_args: dict[str, Any] | None = Field(
+            None, validate_default=True, description="keyword arguments of the module's compute"
         )
+        values: list[str] | None = Field(
+            None, description="result keys to report (default: every numeric scalar)"
+        )
+        references: Literal["list", "first"] = Field(
+            "list", description="pass each sample's reference list, or its first reference"
+        )
+        higher_is_better: bool = Field(True, description="the direction of the values")
+
+        @field_validator("compute_args")
+        @classmethod
+        def _as_dict(cls, compute_args: dict[str, Any] | None) -> dict[str, Any]:
+            return dict(compute_args or {})
+
+    p: Params
+
+    def setup(self) -> None:
         self._module = load_module(self.module_name)
         # One compute on a probe sentence, now, so that bad compute_args or result keys fail
         # with the suite, before any model call.
@@ -125,6 +129,17 @@ class HFEvaluateMetric(Metric):
                 "`values`."
             )
         self._names = tuple(probe)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The loaded evaluate module holds a thread lock; a copy (a Ray worker's) loads it
+        # again from the same local files.
+        state = dict(self.__dict__)
+        state.pop("_module", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._module = load_module(self.module_name)
 
     def value_names(self) -> tuple[str, ...]:
         return self._names

@@ -5,7 +5,7 @@ alignment; evalkit re-implements those stages step for step (the same order, the
 tie-breaking, the same floating-point formula), so its numbers are nltk's exactly, and adds
 what a harness scoring thousands of samples needs:
 
-- WordNet is loaded once per process (:func:`evalkit.assets.wordnet`, offline);
+- WordNet is loaded once per process (:func:`evalkit.assets.wordnet.wordnet`, offline);
 - each token's lowercased form and Porter stem, and each word's WordNet synonym set, are
   computed once per process and remembered (nltk recomputes them for every pair);
 - a hypothesis is tokenized and stemmed once for all of its references.
@@ -27,17 +27,19 @@ nltk's.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from evalkit import __version__
-from evalkit._validate import check_choice, check_type, sample_texts
-from evalkit.assets import wordnet, wordnet_version
-from evalkit.errors import ConfigError, InputError
+from pydantic import Field
+
+from evalkit._validate import sample_texts
+from evalkit._version import __version__
+from evalkit.assets.wordnet import wordnet, wordnet_version
+from evalkit.errors import InputError
 from evalkit.metrics.base import MeanMetric, package_version
+from evalkit.metrics.params import MetricParams
 from evalkit.types import Sample, Stats
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -219,7 +221,7 @@ class _Aligner:
         fmean = (precision * recall) / (alpha * precision + (1 - alpha) * recall)
         frag_frac = float(chunks) / matches
         penalty = gamma * frag_frac**beta
-        return (1 - penalty) * fmean
+        return float((1 - penalty) * fmean)
 
 
 _aligners: dict[int, _Aligner] = {}
@@ -283,15 +285,6 @@ one non-empty reference (evalkit run refuses such samples too).
                 f"{metric}: sample '{sample.id}' has only empty references; give at least one "
                 "non-empty reference (evalkit run refuses such samples too)."
             )
-
-
-def _check_unit(metric: str, param: str, value: Any, low: float, high: float) -> float:
-    check_type(metric, param, value, (int, float))
-    x = float(value)
-    if not (math.isfinite(x) and low <= x <= high):
-        bound = f"in [{low:g}, {high:g}]" if math.isfinite(high) else f">= {low:g}"
-        raise ConfigError(f"{metric}: {param} must be {bound}, got {value!r}.")
-    return x
 
 
 class METEOR(MeanMetric):
@@ -369,24 +362,28 @@ class METEOR(MeanMetric):
     higher_is_better: ClassVar[bool] = True
     reference_packages: ClassVar[tuple[str, ...]] = ("nltk",)
 
-    def __init__(
-        self,
-        *,
-        alpha: float = 0.9,
-        beta: float = 3.0,
-        gamma: float = 0.5,
-        tokenize: str = "wordpunct",
-    ) -> None:
-        n = self.name
-        a = _check_unit(n, "alpha", alpha, 0.0, 1.0)
-        b = _check_unit(n, "beta", beta, 0.0, math.inf)
-        g = _check_unit(n, "gamma", gamma, 0.0, 1.0)
-        check_type(n, "tokenize", tokenize, str)
-        check_choice(n, "tokenize", tokenize, list(TOKENIZERS))
-        super().__init__(alpha=a, beta=b, gamma=g, tokenize=tokenize)
-        self._tokenize = TOKENIZERS[tokenize]
+    class Params(MetricParams):
+        """METEOR's parameters (nltk's names and defaults, and the tokenizer)."""
+
+        alpha: float = Field(
+            0.9, ge=0, le=1, allow_inf_nan=False, description="weight of precision in Fmean"
+        )
+        beta: float = Field(
+            3.0, ge=0, allow_inf_nan=False, description="shape of the fragmentation penalty"
+        )
+        gamma: float = Field(
+            0.5, ge=0, le=1, allow_inf_nan=False, description="maximum fragmentation penalty"
+        )
+        tokenize: Literal["wordpunct", "whitespace"] = Field(
+            "wordpunct", description="nltk's wordpunct_tokenize, or str.split"
+        )
+
+    p: Params
+
+    def setup(self) -> None:
+        self._tokenize = TOKENIZERS[self.p.tokenize]
         # Fails here, before any model call, when WordNet is missing (cheap: no loading).
-        self._wordnet_version = wordnet_version(n)
+        self._wordnet_version = wordnet_version(self.name)
 
     def value_names(self) -> tuple[str, ...]:
         return ("meteor",)
@@ -398,7 +395,7 @@ class METEOR(MeanMetric):
         if not predictions:
             return []
         aligner = _aligner(self.name)
-        alpha, beta, gamma = self.params["alpha"], self.params["beta"], self.params["gamma"]
+        alpha, beta, gamma = self.p.alpha, self.p.beta, self.p.gamma
         tok = self._tokenize
         out: list[Stats] = []
         for pred, refs in zip(predictions, references, strict=True):
@@ -416,18 +413,16 @@ class METEOR(MeanMetric):
         """Flag predictions scored 0 only because they have no tokens."""
         predictions, _ = sample_texts(self.name, batch)
         tok = self._tokenize
-        message = (
-            f"prediction has no tokens (tokenize={self.params['tokenize']}); METEOR scores it 0"
-        )
+        message = f"prediction has no tokens (tokenize={self.p.tokenize}); METEOR scores it 0"
         return [None if tok(pred) else message for pred in predictions]
 
     def signature_fields(self) -> dict[str, Any]:
-        p = self.params
+        p = self.p
         return {
-            "alpha": p["alpha"],
-            "beta": p["beta"],
-            "gamma": p["gamma"],
-            "tok": p["tokenize"],
+            "alpha": p.alpha,
+            "beta": p.beta,
+            "gamma": p.gamma,
+            "tok": p.tokenize,
             "case": "lower",
             "stem": "porter",
             "wordnet": self._wordnet_version,

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from evalkit._validate import check_type
-from evalkit.errors import ConfigError, InputError, RunError
+from evalkit.errors import InputError, RunError
 from evalkit.metrics.base import VectorMetric
+from evalkit.metrics.params import MetricParams
+from evalkit.registry import build_adapter
 from evalkit.types import GenerateRequest, Sample, Score, Stats
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,18 +76,27 @@ class Perplexity(VectorMetric):
     requires: ClassVar[frozenset[str]] = frozenset({"loglikelihood_rolling"})
     request_kind: ClassVar[str] = "loglikelihood_rolling"
 
-    def __init__(self, *, max_length: int | None = None, stride: int | None = None) -> None:
-        for param, value in (("max_length", max_length), ("stride", stride)):
-            if value is not None:
-                check_type(self.name, param, value, int)
-                if value < 1:
-                    raise ConfigError(f"{self.name}: {param} must be >= 1, got {value}.")
-        if max_length is not None and stride is not None and stride > max_length:
-            raise ConfigError(
-                f"{self.name}: stride={stride} exceeds max_length={max_length}; tokens between "
-                "windows would go unscored. Use a stride <= max_length."
-            )
-        super().__init__(max_length=max_length, stride=stride)
+    class Params(MetricParams):
+        """The scoring windows (``None``: the model's own choice)."""
+
+        max_length: int | None = Field(
+            None, ge=1, description="tokens per scoring window (default: the model's maximum)"
+        )
+        stride: int | None = Field(
+            None, ge=1, description="tokens the window advances by (default: max_length)"
+        )
+
+        @model_validator(mode="after")
+        def _no_gaps(self) -> Self:
+            length, stride = self.max_length, self.stride
+            if length is not None and stride is not None and stride > length:
+                raise ValueError(
+                    f"stride={stride} exceeds max_length={length}; tokens between windows "
+                    "would go unscored. Use a stride <= max_length"
+                )
+            return self
+
+    p: Params
 
     def request_options(self) -> dict[str, Any]:
         return {k: v for k, v in self.params.items() if v is not None}
@@ -165,8 +176,6 @@ def score_texts(
         >>> round(score.value, 6), score.n
         (3.105993, 2)
     """
-    from evalkit.adapters import build_adapter
-
     if isinstance(texts, str):
         raise InputError("perplexity: texts is a string; pass a list of strings.")
     for i, text in enumerate(texts):

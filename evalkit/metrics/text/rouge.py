@@ -1,7 +1,7 @@
 """ROUGE-N, ROUGE-L and ROUGE-Lsum with rouge-score's numbers, computed by evalkit.
 
 The default path reproduces Google's rouge-score package (``RougeScorer``) exactly, with a
-faster implementation (:mod:`evalkit.metrics._rouge_impl`: memoised stems, bit-parallel LCS)
+faster implementation (:mod:`evalkit.metrics.text._rouge_impl`: memoised stems, bit-parallel LCS)
 and, for large batches, forked worker processes (:mod:`evalkit.metrics._parallel`);
 ``tests/parity/test_rouge_parity.py`` keeps rouge-score itself as the reference. nltk (for the
 Porter stemmer) is imported only when a stemming ROUGE metric is built.
@@ -11,24 +11,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
+from pydantic import Field, field_validator, model_validator
 
-from evalkit import __version__
-from evalkit._validate import check_choice, check_type, sample_texts
-from evalkit.errors import ConfigError
-from evalkit.metrics import _rouge_impl as impl
+from evalkit._validate import sample_texts
+from evalkit._version import __version__
 from evalkit.metrics._parallel import map_chunks
-from evalkit.metrics._text import check_nonempty_references
 from evalkit.metrics.base import MeanMetric, package_version
+from evalkit.metrics.params import MetricParams
+from evalkit.metrics.text import _rouge_impl as impl
+from evalkit.metrics.text._checks import check_nonempty_references
 from evalkit.types import Sample, Stats
 
 __all__ = ["ROUGE", "split_sentences"]
 
 # rouge-score accepts rouge1..rouge9 (its regex is rouge[0-9]$ and it refuses n = 0),
 # rougeL and rougeLsum.
-_ROUGE_TYPE = re.compile(r"rouge[1-9]|rougeL|rougeLsum")
 _KNOWN_TYPES = [f"rouge{n}" for n in range(1, 10)] + ["rougeL", "rougeLsum"]
 
 #: Recorded in the signature when evalkit splits sentences; bump when the splitter changes.
@@ -115,7 +115,6 @@ class _Doc:
 #: Below this many samples ROUGE is computed in-process (no worker pool).
 PARALLEL_MIN_SAMPLES = 1000
 
-_TOKENIZERS = ["default", "unicode"]
 _WARN = (
     "rouge: the default tokenizer keeps only a-z and 0-9 and dropped most letters of {} "
     "(non-Latin script or accents), so the score says little about the text; set tokenizer: "
@@ -229,41 +228,48 @@ class ROUGE(MeanMetric):
     higher_is_better: ClassVar[bool] = True
     reference_packages: ClassVar[tuple[str, ...]] = ("rouge-score",)
 
-    def __init__(
-        self,
-        *,
-        rouge_types: Sequence[str] = ("rouge1", "rouge2", "rougeL", "rougeLsum"),
-        use_stemmer: bool = False,
-        split_summaries: bool = False,
-        multi_ref: str = "best",
-        tokenizer: str = "default",
-    ) -> None:
-        n = self.name
-        check_type(n, "rouge_types", rouge_types, (list, tuple))
-        types = list(rouge_types)
-        if not types:
-            raise ConfigError(f"{n}: rouge_types is empty; name at least one, e.g. ['rougeL'].")
-        for t in types:
-            check_type(n, "rouge_types[]", t, str)
-            if not _ROUGE_TYPE.fullmatch(t):
-                check_choice(n, "rouge_types[]", t, _KNOWN_TYPES)
-        if len(set(types)) != len(types):
-            raise ConfigError(f"{n}: rouge_types {types} repeats a type; list each type once.")
-        check_type(n, "use_stemmer", use_stemmer, bool)
-        check_type(n, "split_summaries", split_summaries, bool)
-        check_type(n, "multi_ref", multi_ref, str)
-        check_choice(n, "multi_ref", multi_ref, ["best", "mean"])
-        check_type(n, "tokenizer", tokenizer, str)
-        check_choice(n, "tokenizer", tokenizer, _TOKENIZERS)
-        super().__init__(
-            rouge_types=types,
-            use_stemmer=use_stemmer,
-            split_summaries=split_summaries,
-            multi_ref=multi_ref,
-            tokenizer=tokenizer,
+    class Params(MetricParams):
+        """ROUGE's parameters (rouge-score's names and defaults, and evalkit's additions)."""
+
+        rouge_types: Sequence[str] = Field(
+            ("rouge1", "rouge2", "rougeL", "rougeLsum"),
+            validate_default=True,
+            description="ROUGE variants: rouge1..rouge9, rougeL, rougeLsum",
         )
-        self._types = tuple(types)
-        self._tokenize = impl.make_tokenizer(tokenizer, use_stemmer)
+        use_stemmer: bool = Field(False, description="Porter-stem tokens (nltk's stemmer)")
+        split_summaries: bool = Field(
+            False, description="split sentences for rougeLsum (not only at newlines)"
+        )
+        multi_ref: Literal["best", "mean"] = Field(
+            "best", description="best or mean over a sample's references"
+        )
+        tokenizer: Literal["default", "unicode"] = Field(
+            "default", description="rouge-score's (a-z, 0-9) or evalkit's Unicode tokenizer"
+        )
+
+        @field_validator("rouge_types")
+        @classmethod
+        def _as_list(cls, types: Sequence[str]) -> list[str]:
+            return list(types)
+
+        @model_validator(mode="after")
+        def _known_types(self) -> Self:
+            types = self.rouge_types
+            if not types:
+                raise ValueError("rouge_types is empty; name at least one, e.g. ['rougeL']")
+            for t in types:
+                if t not in _KNOWN_TYPES:
+                    choices = ", ".join(repr(c) for c in _KNOWN_TYPES)
+                    raise ValueError(f"rouge_types[]={t!r} is not allowed; choose one of {choices}")
+            if len(set(types)) != len(types):
+                raise ValueError(f"rouge_types {types} repeats a type; list each type once")
+            return self
+
+    p: Params
+
+    def setup(self) -> None:
+        self._types = tuple(self.p.rouge_types)
+        self._tokenize = impl.make_tokenizer(self.p.tokenizer, self.p.use_stemmer)
         self._need_sents = "rougeLsum" in self._types
         self._need_tokens = any(t != "rougeLsum" for t in self._types)
 
@@ -275,7 +281,7 @@ class ROUGE(MeanMetric):
         return self._types
 
     def _doc(self, text: str) -> _Doc:
-        if self.params["split_summaries"]:
+        if self.p.split_summaries:
             text = "\n".join(split_sentences(text))
         return _Doc(text, self._tokenize, self._need_tokens, self._need_sents)
 
@@ -298,7 +304,7 @@ class ROUGE(MeanMetric):
 
     def _pair_stats(self, pairs: Sequence[tuple[str, list[str]]]) -> list[Stats]:
         out: list[Stats] = []
-        best = self.params["multi_ref"] == "best"
+        best = self.p.multi_ref == "best"
         for pred_text, refs in pairs:
             pred = self._doc(pred_text)
             scores = [self._score(self._doc(r), pred) for r in refs]
@@ -327,7 +333,7 @@ class ROUGE(MeanMetric):
     def sample_warnings(self, batch: Sequence[Sample]) -> list[str | None]:
         """With the default tokenizer, a warning for samples whose prediction or a reference
         loses more than half of its letters and digits (see :func:`_mostly_dropped`)."""
-        if self.params["tokenizer"] != "default":
+        if self.p.tokenizer != "default":
             return [None] * len(batch)
         out: list[str | None] = []
         for s in batch:
@@ -346,16 +352,16 @@ class ROUGE(MeanMetric):
         return values
 
     def signature_fields(self) -> dict[str, Any]:
-        unicode = self.params["tokenizer"] == "unicode"
+        unicode = self.p.tokenizer == "unicode"
         fields: dict[str, Any] = {
             "types": ",".join(self._types),
-            "stem": self.params["use_stemmer"],
-            "split": SPLITTER_ID if self.params["split_summaries"] else "newline",
-            "multi_ref": self.params["multi_ref"],
+            "stem": self.p.use_stemmer,
+            "split": SPLITTER_ID if self.p.split_summaries else "newline",
+            "multi_ref": self.p.multi_ref,
             "tok": impl.UNICODE_TOKENIZER_ID if unicode else "rouge-score-default",
             "rouge-score": package_version("rouge-score"),
         }
-        if self.params["use_stemmer"]:
+        if self.p.use_stemmer:
             # The Porter stemmer is nltk's; its version can change stems.
             fields["nltk"] = package_version("nltk")
         fields["evalkit"] = __version__

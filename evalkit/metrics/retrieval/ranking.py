@@ -38,13 +38,17 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Literal, cast, get_args
 
 import numpy as np
+from pydantic import Field, field_validator
 
 from evalkit._validate import check_choice, check_type
+from evalkit.data.retrieval import Qrels, Run, parse_grades, parse_ranking
 from evalkit.errors import ConfigError, InputError
-from evalkit.metrics._ranking import (
+from evalkit.metrics.base import MeanMetric
+from evalkit.metrics.params import MetricParams
+from evalkit.metrics.retrieval._engine import (
     Judged,
     NonFiniteScoreError,
     measure_values,
@@ -52,8 +56,6 @@ from evalkit.metrics._ranking import (
     prepare,
     value_name,
 )
-from evalkit.metrics.base import MeanMetric
-from evalkit.retrieval_io import Qrels, Run, parse_grades, parse_ranking
 from evalkit.types import Sample, Score, Stats
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "Precision",
     "RPrecision",
     "RankingMetric",
+    "RankingParams",
     "Recall",
     "TieWarning",
     "evaluate",
@@ -73,27 +76,68 @@ __all__ = [
 
 #: The tie-breaking rule, as recorded in signatures.
 TIES = "score_desc_docid_desc"
-_POLICIES = ("zero", "skip")
+#: A cutoff, or a list of cutoffs (``None``: the whole ranking), as users give them.
 Cutoffs = int | None | Sequence[int | None]
+#: What to do with a judged query absent from the run, or one without relevant documents.
+Policy = Literal["zero", "skip"]
+_POLICIES = get_args(Policy)
+_K_HELP = "one cutoff or a list of them; null: the whole ranking"
+_MISSING_HELP = "judged queries absent from the run: zero (trec_eval -c) or skip"
+_NO_RELEVANT_HELP = "queries without relevant documents: zero (trec_eval) or skip"
+
+
+class _PolicyParams(MetricParams):
+    """The query policies every ranking metric has (listed last)."""
+
+    missing: Policy = Field("zero", description=_MISSING_HELP)
+    no_relevant: Policy = Field("zero", description=_NO_RELEVANT_HELP)
+
+
+class _LevelParams(MetricParams):
+    """The relevance level of the binary measures."""
+
+    relevance_level: int = Field(1, description="grades >= this are relevant (trec_eval -l)")
+
+
+class _GainParams(MetricParams):
+    """nDCG's gain function (it takes grades, not a relevance level)."""
+
+    gain: Literal["linear", "exponential"] = Field(
+        "linear", description="gain of a grade: linear (trec_eval) or exponential (2**g - 1)"
+    )
+
+
+class _CutoffParams(MetricParams):
+    """The cutoffs ``k``, canonical once validated: a list, ascending, ``None`` last.
+
+    ``k: 10``, ``k: [10]`` and ``k: [10, 5]`` reach the signature as ``[10]`` and ``[5, 10]``.
+    """
+
+    k: Cutoffs = Field(10, validate_default=True, description=_K_HELP)
+
+    @field_validator("k")
+    @classmethod
+    def _canonical(cls, k: Cutoffs) -> list[int | None]:
+        values = [k] if k is None or isinstance(k, int) else list(k)
+        if not values:
+            raise ValueError("the list is empty; give a cutoff such as 10, a list, or null")
+        for v in values:
+            if v is not None and v < 1:
+                raise ValueError(f"{v} is not a cutoff; cutoffs are >= 1 (or null)")
+        if len(set(values)) != len(values):
+            raise ValueError(f"{values} lists a cutoff twice; list each once")
+        return sorted(values, key=lambda v: (v is None, v or 0))
+
+
+# pydantic lists the fields of the last base first: k, relevance_level, missing, no_relevant.
+class RankingParams(_PolicyParams, _LevelParams, _CutoffParams):
+    """The parameters of precision, recall, hit rate, MRR and MAP (nDCG has ``gain`` instead
+    of ``relevance_level``; R-precision has no ``k``)."""
 
 
 class TieWarning(UserWarning):
     """Judged documents share their score with other documents; the order of equal scores
     (doc id, descending, as trec_eval does) decides their ranks."""
-
-
-def _cutoffs(name: str, k: Any) -> list[int | None]:
-    values = list(k) if isinstance(k, list | tuple) else [k]
-    if not values:
-        raise ConfigError(f"{name}: k is empty; give a cutoff such as 10, a list, or null.")
-    for v in values:
-        if v is not None:
-            check_type(name, "k", v, int)
-            if v < 1:
-                raise ConfigError(f"{name}: k={v} is not a cutoff; cutoffs are >= 1 (or null).")
-    if len(set(values)) != len(values):
-        raise ConfigError(f"{name}: k lists a cutoff twice ({values}); list each once.")
-    return sorted(values, key=lambda v: (v is None, v or 0))
 
 
 class RankingMetric(MeanMetric):
@@ -114,28 +158,7 @@ class RankingMetric(MeanMetric):
     #: The measure family (``ndcg``...).
     measure: ClassVar[str]
 
-    def _setup(
-        self,
-        k: Cutoffs,
-        *,
-        relevance_level: int | None,
-        missing: str,
-        no_relevant: str,
-        gain: str | None = None,
-    ) -> None:
-        params: dict[str, Any] = {}
-        if self.measure != "r_precision":
-            params["k"] = _cutoffs(self.name, k)
-        if self.measure == "ndcg":  # gains, not a relevance level (as trec_eval)
-            check_choice(self.name, "gain", gain, ("linear", "exponential"))
-            params["gain"] = gain
-        else:
-            check_type(self.name, "relevance_level", relevance_level, int)
-            params["relevance_level"] = relevance_level
-        check_choice(self.name, "missing", missing, _POLICIES)
-        check_choice(self.name, "no_relevant", no_relevant, _POLICIES)
-        params.update(missing=missing, no_relevant=no_relevant)
-        super().__init__(**params)
+    Params = RankingParams
 
     @property
     def cutoffs(self) -> list[int | None]:
@@ -275,7 +298,7 @@ class Precision(RankingMetric):
         trec_eval's ``P_k`` and ``set_P`` measures.
 
     Example:
-        >>> from evalkit.metrics.retrieval import score_run
+        >>> from evalkit.metrics.retrieval.ranking import score_run
         >>> score_run("precision", {"q": {"a": 1, "b": 1}}, {"q": {"a": .9, "c": .8}}, k=[1, 2]
         ...           ).details
         {'precision@1': 1.0, 'precision@2': 0.5}
@@ -283,16 +306,6 @@ class Precision(RankingMetric):
 
     name: ClassVar[str] = "precision"
     measure: ClassVar[str] = "precision"
-
-    def __init__(
-        self,
-        *,
-        k: Cutoffs = 10,
-        relevance_level: int = 1,
-        missing: str = "zero",
-        no_relevant: str = "zero",
-    ) -> None:
-        self._setup(k, relevance_level=relevance_level, missing=missing, no_relevant=no_relevant)
 
 
 class Recall(RankingMetric):
@@ -318,16 +331,6 @@ class Recall(RankingMetric):
     name: ClassVar[str] = "recall"
     measure: ClassVar[str] = "recall"
 
-    def __init__(
-        self,
-        *,
-        k: Cutoffs = 10,
-        relevance_level: int = 1,
-        missing: str = "zero",
-        no_relevant: str = "zero",
-    ) -> None:
-        self._setup(k, relevance_level=relevance_level, missing=missing, no_relevant=no_relevant)
-
 
 class HitRate(RankingMetric):
     """Hit rate@k (success@k): whether any relevant document is in the top ``k``.
@@ -350,16 +353,6 @@ class HitRate(RankingMetric):
 
     name: ClassVar[str] = "hit_rate"
     measure: ClassVar[str] = "hit_rate"
-
-    def __init__(
-        self,
-        *,
-        k: Cutoffs = 10,
-        relevance_level: int = 1,
-        missing: str = "zero",
-        no_relevant: str = "zero",
-    ) -> None:
-        self._setup(k, relevance_level=relevance_level, missing=missing, no_relevant=no_relevant)
 
 
 class MRR(RankingMetric):
@@ -386,15 +379,10 @@ class MRR(RankingMetric):
     name: ClassVar[str] = "mrr"
     measure: ClassVar[str] = "mrr"
 
-    def __init__(
-        self,
-        *,
-        k: Cutoffs = None,
-        relevance_level: int = 1,
-        missing: str = "zero",
-        no_relevant: str = "zero",
-    ) -> None:
-        self._setup(k, relevance_level=relevance_level, missing=missing, no_relevant=no_relevant)
+    class Params(RankingParams):
+        """MRR's parameters: by default over the whole ranking (trec_eval's ``recip_rank``)."""
+
+        k: Cutoffs = Field(None, validate_default=True, description=_K_HELP)
 
 
 class NDCG(RankingMetric):
@@ -427,15 +415,9 @@ class NDCG(RankingMetric):
     name: ClassVar[str] = "ndcg"
     measure: ClassVar[str] = "ndcg"
 
-    def __init__(
-        self,
-        *,
-        k: Cutoffs = 10,
-        gain: str = "linear",
-        missing: str = "zero",
-        no_relevant: str = "zero",
-    ) -> None:
-        self._setup(k, relevance_level=None, gain=gain, missing=missing, no_relevant=no_relevant)
+    # k, gain, missing, no_relevant (pydantic lists the fields of the last base first).
+    class Params(_PolicyParams, _GainParams, _CutoffParams):
+        """nDCG's parameters: grades are gains, so no relevance level (as trec_eval)."""
 
 
 class MAP(RankingMetric):
@@ -464,15 +446,10 @@ class MAP(RankingMetric):
     name: ClassVar[str] = "map"
     measure: ClassVar[str] = "map"
 
-    def __init__(
-        self,
-        *,
-        k: Cutoffs = None,
-        relevance_level: int = 1,
-        missing: str = "zero",
-        no_relevant: str = "zero",
-    ) -> None:
-        self._setup(k, relevance_level=relevance_level, missing=missing, no_relevant=no_relevant)
+    class Params(RankingParams):
+        """MAP's parameters: by default over the whole ranking (trec_eval's ``map``)."""
+
+        k: Cutoffs = Field(None, validate_default=True, description=_K_HELP)
 
 
 class RPrecision(RankingMetric):
@@ -496,10 +473,8 @@ class RPrecision(RankingMetric):
     name: ClassVar[str] = "r_precision"
     measure: ClassVar[str] = "r_precision"
 
-    def __init__(
-        self, *, relevance_level: int = 1, missing: str = "zero", no_relevant: str = "zero"
-    ) -> None:
-        self._setup(None, relevance_level=relevance_level, missing=missing, no_relevant=no_relevant)
+    class Params(_PolicyParams, _LevelParams):
+        """R-precision's parameters: its cutoff is each query's number of relevant documents."""
 
 
 #: Registry name -> class (the registry's builtin table points here too).
@@ -554,9 +529,9 @@ def score_run(
     Args:
         metric: A family name: ``precision``, ``recall``, ``hit_rate``, ``mrr``, ``ndcg``,
             ``map``, ``r_precision``.
-        qrels: A :class:`~evalkit.retrieval_io.Qrels`, a ``{query: {doc: grade}}`` mapping or
+        qrels: A :class:`~evalkit.data.retrieval.Qrels`, a ``{query: {doc: grade}}`` mapping or
             a TREC/JSONL/JSON file.
-        run: A :class:`~evalkit.retrieval_io.Run`, a ``{query: {doc: score}}`` mapping (or
+        run: A :class:`~evalkit.data.retrieval.Run`, a ``{query: {doc: score}}`` mapping (or
             ``{query: [[doc, score], ...]}``) or a TREC/JSONL/JSON file.
         unknown_queries: ``error`` (default) or ``ignore`` run queries absent from the qrels.
         **params: The metric's parameters (``k``, ``relevance_level``...).

