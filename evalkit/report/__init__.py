@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 from evalkit.report._files import write_text_atomic
-from evalkit.report.csv_report import neutralise_cell, write_results_csv
-from evalkit.report.html import render_html
+from evalkit.report.csv import neutralise_cell, write_results_csv
+from evalkit.report.html.run import render_html
 from evalkit.report.markdown import render_markdown
 from evalkit.store import load_run
 

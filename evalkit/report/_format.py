@@ -1,8 +1,15 @@
-"""Number and label formatting shared by the HTML and Markdown reports."""
+"""Number and label formatting shared by the reports, and how they read loose JSON fields.
+
+Records and comparison documents are JSON that an older version (or a hand edit) may have
+written differently: a report reads a field with :func:`as_dict`, :func:`as_list`,
+:func:`is_number` or :func:`finite_number` instead of trusting its type, and formats it with
+:func:`format_number`, :func:`format_ci` or :func:`text_of`.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 #: Significant digits shown for metric values in human-facing reports (CSV keeps full precision).
@@ -92,6 +99,54 @@ def text_of(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     except ValueError:  # circular structure; cannot come from JSON but stay total
         return repr(value)
+
+
+def optional_text(value: Any) -> str | None:
+    """A field as display text, like :func:`text_of`, except that ``None`` stays ``None``
+    (an absent prompt is not an empty one).
+
+    >>> optional_text(None), optional_text("x"), optional_text([1])
+    (None, 'x', '[1]')
+    """
+    if value is None:
+        return None
+    return value if isinstance(value, str) else text_of(value)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A document field as a dict: a copy of a mapping, else empty.
+
+    >>> as_dict({"a": 1}), as_dict(None)
+    ({'a': 1}, {})
+    """
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """A document field as a list: a copy of a list or tuple, else empty.
+
+    >>> as_list((1, 2)), as_list("ab")
+    ([1, 2], [])
+    """
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def is_number(value: Any) -> bool:
+    """Whether a field is a number (an ``int`` or ``float``; ``bool`` is not).
+
+    >>> is_number(2), is_number(float("nan")), is_number(True)
+    (True, True, False)
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def finite_number(value: Any) -> float | None:
+    """A field as a finite float, or ``None`` when it is not a number or not finite.
+
+    >>> finite_number(3), finite_number(float("inf")), finite_number("1")
+    (3.0, None, None)
+    """
+    return float(value) if is_number(value) and math.isfinite(value) else None
 
 
 def nice_step(span: float, target: int = 5) -> float:

@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.report._files import write_text_atomic
-from evalkit.report.compare_html import (
+from evalkit.report.csv import neutralise_cell
+from evalkit.report.html.compare import render_compare_html
+from evalkit.report.markdown import render_compare_markdown
+from evalkit.report.views import (
     NOT_TESTED,
     change_of,
     is_tested,
     left_out_counts,
     left_out_text,
     pair_labels,
-    render_compare_html,
     run_labels,
 )
-from evalkit.report.csv_report import neutralise_cell
-from evalkit.report.markdown import render_compare_markdown
 from evalkit.store import write_json_atomic
 
 #: File names inside a comparison's output folder.
@@ -103,7 +103,7 @@ def _left_out_cells(row: Mapping[str, Any], a_label: str, b_label: str) -> dict[
 def compare_csv_text(doc: Mapping[str, Any]) -> str:
     """The text of ``compare.csv``: a header and one row per comparison, cells neutralised.
 
-    Every cell goes through :func:`evalkit.report.csv_report.neutralise_cell` (formula
+    Every cell goes through :func:`evalkit.report.csv.neutralise_cell` (formula
     injection is defused; numbers keep full precision). ``change`` is the row's outcome
     (``improved``, ``regressed``, ``no significant change`` or ``not tested``).
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from evalkit.report._format import confidence_label, format_ci, format_number, text_of
-from evalkit.report.compare_html import (
+from evalkit.report.views import (
     REGRESSED,
     change_of,
     correction_text,

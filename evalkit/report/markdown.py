@@ -6,6 +6,23 @@ import re
 from typing import Any
 
 from evalkit.report._format import confidence_label, format_ci, format_number, text_of
+from evalkit.report.views import (
+    CHANGE_MARKS,
+    IMPROVED,
+    NO_CHANGE,
+    REGRESSED,
+    change_of,
+    correction_text,
+    full_value_text,
+    is_tested,
+    left_out_text,
+    pair_labels,
+    paired_test_text,
+    procedure_text,
+    resolution_warning,
+    run_labels,
+    wtl_text,
+)
 from evalkit.store import RunRecord
 
 # Characters that would end a table cell, start markup (emphasis, code, links) or raw HTML in
@@ -122,8 +139,6 @@ def _p_cell(value: Any) -> str:
 def _value_cell(row: dict[str, Any], side: str) -> str:
     """A run's value on the common samples, with its full-run value where samples were left
     out (``81.92 (full run 79.17)``)."""
-    from evalkit.report.compare_html import full_value_text
-
     cell = _number_cell(format_number(row.get(f"value_{side}")))
     full = full_value_text(row, side)
     return f"{cell} ({escape_cell(full)})" if full else cell
@@ -131,14 +146,12 @@ def _value_cell(row: dict[str, Any], side: str) -> str:
 
 def _n_cell(row: dict[str, Any], a_label: str, b_label: str) -> str:
     """The samples compared, and how many were left out and why."""
-    from evalkit.report.compare_html import left_out_text
-
     cell = _number_cell(format_number(row.get("n")))
     why = left_out_text(row, a_label, b_label)
     return f"{cell} ({escape_cell(why)})" if why else cell
 
 
-def _notes(row: dict[str, Any], procedure_text: Any) -> str:
+def _notes(row: dict[str, Any]) -> str:
     """What qualifies a row's verdict: its note, a missing interval, two procedures."""
     notes = [str(row[k]) for k in ("verdict_note", "interval_note") if row.get(k)]
     methods = row.get("interval_method"), row.get("p_method")
@@ -175,22 +188,6 @@ def render_compare_markdown(doc: dict[str, Any]) -> str:
     >>> print(render_compare_markdown(doc).splitlines()[0])
     ### evalkit compare: 1 significant regression
     """
-    from evalkit.report.compare_html import (
-        CHANGE_MARKS,
-        IMPROVED,
-        NO_CHANGE,
-        REGRESSED,
-        change_of,
-        correction_text,
-        is_tested,
-        pair_labels,
-        paired_test_text,
-        procedure_text,
-        resolution_warning,
-        run_labels,
-        wtl_text,
-    )
-
     raw_settings = doc.get("settings")
     settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
     raw = doc.get("comparisons")
@@ -261,7 +258,7 @@ def render_compare_markdown(doc: dict[str, Any]) -> str:
             _number_cell(format_ci(row.get("ci_low"), row.get("ci_high"))),
             _p_cell(row.get("p_adjusted")),
             _number_cell(wtl_text(row, "/")),
-            escape_cell(_notes(row, procedure_text) or None),
+            escape_cell(_notes(row) or None),
         )
         lines.append("| " + " | ".join(cells) + " |")
     hidden = order[len(shown) :]

@@ -7,37 +7,31 @@ outputs, references, retrieved documents) is embedded once, as a JSON
 sortable, paginated table using ``textContent`` only (one page of rows is in the DOM at a time,
 so a 10,000-sample run stays responsive). Charts (each metric's value with its confidence
 interval, histograms of per-sample scores) are inline SVG written in Python
-(:mod:`evalkit.report.charts`). A Content-Security-Policy meta tag forbids every network fetch
-and allows only the page's own style and script, by hash (:mod:`evalkit.report._assets`).
+(:mod:`evalkit.report.html.charts`). A Content-Security-Policy meta tag forbids every network fetch
+and allows only the page's own style and script, by hash (:mod:`evalkit.report.html._assets`).
 
-Per-sample scores are each metric's sentence-level values (``Metric.per_sample_values``) for
-metrics whose recorded signature the installed code reproduces and whose per-sample values are
-vectorised (:class:`~evalkit.metrics.base.VectorMetric`); otherwise a statistic that is a single
-number is shown as is.
+Per-sample scores are rebuilt from the record's statistics (:mod:`evalkit.report.scores`).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Mapping
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
-
-from evalkit.report._assets import page_assets
 from evalkit.report._format import (
     MISSING,
+    as_dict,
     confidence_label,
     format_ci,
     format_number,
+    optional_text,
     text_of,
 )
-from evalkit.report.charts import histogram_svg, results_svg
+from evalkit.report.html._assets import page_assets, script_json, template_environment
+from evalkit.report.html.charts import histogram_svg, results_svg
+from evalkit.report.scores import per_sample_scores
 from evalkit.store import RunRecord
 
 #: Rows per page of the sample table (the reader can change it on the page).
@@ -47,52 +41,6 @@ MAX_RANKING = 10
 #: Score histograms drawn (one per task and per-sample score column), the rest are counted.
 MAX_HISTOGRAMS = 24
 
-# Inside a <script> element the HTML parser ends the element at "</script" and treats "<!--"
-# specially; U+2028/U+2029 end lines in old JavaScript parsers; lone surrogates cannot be
-# encoded as UTF-8. In JSON text these characters only occur inside strings, where the
-# "\uXXXX" escape means the same character, so escaping them changes no value.
-_SCRIPT_UNSAFE = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
-
-
-def script_json(obj: Any) -> Markup:
-    """Serialise ``obj`` as JSON that is safe inside ``<script type="application/json">``.
-
-    ``<``, ``>``, ``&``, U+2028, U+2029 and lone surrogates are written as ``\\uXXXX``
-    escapes, so no string can close the script element. Non-finite floats become ``null``
-    (``JSON.parse`` rejects ``NaN``).
-
-    Args:
-        obj: JSON-serialisable data.
-
-    Returns:
-        The JSON text, marked safe for the template.
-
-    >>> str(script_json({"a": "</script><b>&"}))
-    '{"a":"\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003e\\\\u0026"}'
-    >>> json.loads(script_json({"a": "</script>"}))
-    {'a': '</script>'}
-    """
-    text = json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return Markup(_SCRIPT_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
-
-
-def _finite(obj: Any) -> Any:
-    """Replace NaN and infinities by ``None`` throughout a JSON-like structure."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def _opt_text(value: Any) -> str | None:
-    """A sample field as display text; ``None`` stays ``None`` (absent is not empty)."""
-    if value is None:
-        return None
-    return value if isinstance(value, str) else text_of(value)
-
 
 def _references(value: Any) -> list[str]:
     if value is None:
@@ -100,19 +48,6 @@ def _references(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [text_of(v) for v in value]
     return [text_of(value)]
-
-
-def _simple_stat(value: Any) -> float | None:
-    """The headline number of a per-sample statistic when it is a single number.
-
-    A statistic is "simple" when it is a number or a one-element list of a number (a mean
-    metric's per-sample value); vectors of counts (BLEU) or feature vectors are not shown.
-    """
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
 
 
 def _sort_key(value: Any) -> str:
@@ -137,10 +72,6 @@ def _duration(start: Any, end: Any) -> str | None:
     minutes, sec = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return (f"{hours} h " if hours else "") + f"{minutes} min {sec} s"
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _result_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
@@ -199,7 +130,7 @@ def _tasks(record: RunRecord, rows: list[dict[str, Any]]) -> list[dict[str, Any]
     tasks = []
     for i, name in enumerate(names):
         info = by_name.get(name, {})
-        dataset = _as_dict(info.get("dataset"))
+        dataset = as_dict(info.get("dataset"))
         seen, failed = sample_counts.get(name, [0, 0])
         sha = dataset.get("sha256")
         facts = [
@@ -220,7 +151,7 @@ def _tasks(record: RunRecord, rows: list[dict[str, Any]]) -> list[dict[str, Any]
                 "sha256": text_of(sha),
                 "rows": [r for r in rows if r["task"] == name],
                 "signatures": [
-                    (text_of(k), text_of(v)) for k, v in _as_dict(info.get("metrics")).items()
+                    (text_of(k), text_of(v)) for k, v in as_dict(info.get("metrics")).items()
                 ],
             }
         )
@@ -235,88 +166,12 @@ def _warnings(value: Any) -> list[tuple[str, str, int, str]]:
     [('bleu', 'cjk', 5, '5'), ('rouge', 'dropped letters', 3, '3')]
     """
     rows = []
-    for key, messages in _as_dict(value).items():
-        for message, count in _as_dict(messages).items():
+    for key, messages in as_dict(value).items():
+        for message, count in as_dict(messages).items():
             if isinstance(count, int) and not isinstance(count, bool) and count > 0:
                 rows.append((text_of(key), text_of(message), count, format_number(count)))
     rows.sort(key=lambda r: (-r[2], r[0], r[1]))
     return rows
-
-
-def _rebuilt_metric(key: str, params: Any, signature: Any) -> Any:
-    """The recorded metric, rebuilt, when its per-sample values are cheap and trustworthy.
-
-    Returns ``None`` (the caller falls back to single-number statistics) when the metric is
-    unknown here, its parameters no longer build, the installed code gives another signature,
-    or its per-sample values are not vectorised (a per-sample ``aggregate`` call over 10,000
-    samples, or a model-based metric, is too slow for a report).
-    """
-    from evalkit.errors import EvalkitError
-    from evalkit.metrics.base import VectorMetric
-    from evalkit.registry import METRICS
-
-    try:
-        cls: Any = METRICS.get(key)
-        if not (isinstance(cls, type) and issubclass(cls, VectorMetric)):
-            return None
-        metric = cls.build(params if isinstance(params, Mapping) else {})
-    except (EvalkitError, TypeError, ValueError, ImportError):
-        return None
-    return metric if metric.signature() == signature else None
-
-
-def _per_sample_scores(record: RunRecord) -> tuple[list[str], list[dict[str, float]]]:
-    """Score columns and, per sample line, its finite scores by column.
-
-    Columns are the primary values of rebuilt metrics (sentence BLEU, ROUGE-L F, exact match,
-    nDCG@10...), then single-number statistics of the other metric keys.
-    """
-    scores: list[dict[str, float]] = [{} for _ in record.samples]
-    columns: list[str] = []
-    by_task: dict[str, list[int]] = {}
-    for i, s in enumerate(record.samples):
-        if s.get("error") is None:
-            by_task.setdefault(text_of(s.get("task")), []).append(i)
-    rebuilt_keys: dict[str, set[str]] = {}
-    for info in record.header.get("tasks") or []:
-        if not isinstance(info, Mapping):
-            continue
-        task = text_of(info.get("name"))
-        params = _as_dict(info.get("metric_params"))
-        for key, signature in _as_dict(info.get("metrics")).items():
-            metric = _rebuilt_metric(str(key), params.get(key), signature)
-            if metric is None:
-                continue
-            rows = [
-                i for i in by_task.get(task, []) if key in _as_dict(record.samples[i].get("stats"))
-            ]
-            try:
-                values = metric.per_sample_values([record.samples[i]["stats"][key] for i in rows])
-            except (TypeError, ValueError, IndexError, KeyError):
-                continue  # statistics of another shape than this metric's: leave them out
-            rebuilt_keys.setdefault(task, set()).add(str(key))
-            for name in metric.primary_values():
-                if name not in values:
-                    continue
-                if name not in columns:
-                    columns.append(name)
-                for i, v in zip(rows, values[name], strict=True):
-                    number = _simple_stat(v)
-                    if number is not None and math.isfinite(number):
-                        scores[i][name] = number
-    for i, s in enumerate(record.samples):
-        skip = rebuilt_keys.get(text_of(s.get("task")), set())
-        for key, value in _as_dict(s.get("stats")).items():
-            if key in skip:
-                continue
-            number = _simple_stat(value)
-            if number is None:
-                continue
-            if key not in columns:
-                columns.append(str(key))
-            if math.isfinite(number):
-                scores[i][str(key)] = number
-    return columns, scores
 
 
 def _ranking(value: Any) -> list[list[str]] | None:
@@ -333,7 +188,7 @@ def _ranking(value: Any) -> list[list[str]] | None:
 
 def _samples_payload(record: RunRecord) -> dict[str, Any]:
     """What the sample table script needs, with the per-sample score columns."""
-    columns, scores = _per_sample_scores(record)
+    columns, scores = per_sample_scores(record)
     samples = []
     has_ranking = False
     for s, own in zip(record.samples, scores, strict=True):
@@ -341,15 +196,15 @@ def _samples_payload(record: RunRecord) -> dict[str, Any]:
         item: dict[str, Any] = {
             "task": text_of(s.get("task")),
             "id": text_of(s.get("id")),
-            "prompt": _opt_text(s.get("prompt")),
-            "prediction": _opt_text(s.get("prediction")),
+            "prompt": optional_text(s.get("prompt")),
+            "prediction": optional_text(s.get("prediction")),
             "references": _references(s.get("references")),
             "error": None if error is None else text_of(error),
             "cached": bool(s.get("cached", False)),
             "stats": {c: format_number(own[c]) for c in columns if c in own},
             "v": [own.get(c) for c in columns],
         }
-        ranking = _ranking(_as_dict(s.get("outputs")).get("ranking"))
+        ranking = _ranking(as_dict(s.get("outputs")).get("ranking"))
         if ranking is not None:
             item["ranking"] = ranking
             has_ranking = True
@@ -423,12 +278,12 @@ def _gates_context(record: RunRecord) -> dict[str, Any]:
     check = read_gate_check(record.path, record.header) if record.path else None
     if check is not None:
         gates = check["gates"]
-        base = _as_dict(check.get("baseline"))
+        base = as_dict(check.get("baseline"))
         against = f"against the baseline {text_of(base.get('path'))}" if base else "no baseline"
         source = f"Checked by evalkit gate ({against})."
     else:
         gates = record.header.get("gates") or []
-        base = _as_dict(record.header.get("baseline"))
+        base = as_dict(record.header.get("baseline"))
         against = f"against the baseline {text_of(base.get('path'))}" if base else "no baseline"
         source = f"Checked when the run finished ({against})."
     rows = [_gate_row(g) for g in gates if isinstance(g, Mapping)]
@@ -451,9 +306,9 @@ def build_context(record: RunRecord) -> dict[str, Any]:
         The template context (plain data; only ``samples_json`` is pre-escaped markup).
     """
     header = record.header
-    suite = _as_dict(header.get("suite"))
-    model = _as_dict(header.get("model"))
-    boot = _as_dict(header.get("bootstrap"))
+    suite = as_dict(header.get("suite"))
+    model = as_dict(header.get("model"))
+    boot = as_dict(header.get("bootstrap"))
     status = text_of(header.get("status", "unknown"))
     rows = [_result_row(r, i) for i, r in enumerate(record.results) if isinstance(r, Mapping)]
     suite_name = text_of(suite.get("name", header.get("suite")))
@@ -473,7 +328,7 @@ def build_context(record: RunRecord) -> dict[str, Any]:
     duration = _duration(header.get("created_at"), header.get("finished_at"))
     if duration is not None:
         run_facts.append(("duration", duration))
-    cache = _as_dict(header.get("cache"))  # {enabled, hits, misses}, written by the runner
+    cache = as_dict(header.get("cache"))  # {enabled, hits, misses}, written by the runner
     if isinstance(cache.get("hits"), int) and isinstance(cache.get("misses"), int):
         hits, total = cache["hits"], cache["hits"] + cache["misses"]
         off = "" if cache.get("enabled") else " (cache off)"
@@ -494,7 +349,7 @@ def build_context(record: RunRecord) -> dict[str, Any]:
     run_facts.append(("format version", text_of(header.get("format_version"))))
 
     versions = [("evalkit", text_of(header.get("evalkit_version")))]
-    libraries = sorted(_as_dict(header.get("versions")).items())
+    libraries = sorted(as_dict(header.get("versions")).items())
     versions += [(text_of(k), text_of(v)) for k, v in libraries if k != "evalkit"]
 
     payload = _samples_payload(record)
@@ -508,7 +363,7 @@ def build_context(record: RunRecord) -> dict[str, Any]:
             if task["rows"]
             else None
         )
-    assets = page_assets(_environment(), "run.js")
+    assets = page_assets(template_environment(), "run.js")
     gating = _gates_context(record)
     return {
         "title": f"{suite_name} · {model_spec} · evalkit",
@@ -520,10 +375,10 @@ def build_context(record: RunRecord) -> dict[str, Any]:
         "status_ok": status == "completed" and not gating["gates_failed"],
         "run_ok": status == "completed",
         **gating,
-        "run_error": _opt_text(header.get("error")),
+        "run_error": optional_text(header.get("error")),
         "run_facts": run_facts,
         "versions": versions,
-        "model_info": [(text_of(k), text_of(v)) for k, v in _as_dict(model.get("info")).items()],
+        "model_info": [(text_of(k), text_of(v)) for k, v in as_dict(model.get("info")).items()],
         "ci_label": ci_label,
         "rows": rows,
         "tasks": tasks,
@@ -543,20 +398,6 @@ def build_context(record: RunRecord) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    # PackageLoader reads templates through importlib, so it works from a wheel or a zip too;
-    # pyproject ships report/templates/*.html, *.css and *.js as package data.
-    return Environment(
-        loader=PackageLoader("evalkit.report", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 def render_html(record: RunRecord) -> str:
     """Render a run as one self-contained HTML page (no network, no external files).
 
@@ -569,4 +410,4 @@ def render_html(record: RunRecord) -> str:
     Returns:
         The HTML text.
     """
-    return _environment().get_template("run.html").render(**build_context(record))
+    return template_environment().get_template("run.html").render(**build_context(record))

@@ -4,7 +4,7 @@ Charts are written here, in Python, as SVG elements inside the page, so they ren
 JavaScript and without any library or network access. Every label goes through
 :func:`markupsafe.escape`; numbers are formatted by :func:`evalkit.report._format.format_number`.
 The checkpoint-series trend chart of the comparison report is
-:func:`evalkit.report.compare_html.trend_svg`.
+:func:`evalkit.report.html.trend.trend_svg`.
 """
 
 from __future__ import annotations
