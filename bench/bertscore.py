@@ -13,7 +13,8 @@ per prediction):
   pool of 4 processes, its default ``nthreads``).
 - torchmetrics' ``bert_score`` is listed as skipped: version 1.9.0 scores misaligned pairs when
   it sorts a batch by length (Lightning-AI/torchmetrics#2728, shown in
-  ``tests/test_bertscore_torchmetrics.py``), so its numbers cannot pass the parity check.
+  ``tests/metrics/text/test_bertscore_torchmetrics.py``), so its numbers cannot pass the parity
+  check.
 
 Parity covers every sample's P, R and F1 and the corpus means (tolerance 1e-6). Torch uses
 ``$EVALKIT_BENCH_TORCH_THREADS`` threads when set, for every implementation alike (on a busy
@@ -80,8 +81,8 @@ def build(size: int, *, seed: int = SEED, with_idf: bool = True) -> list[Group]:
     import bert_score
 
     from evalkit._validate import as_samples
-    from evalkit.metrics.bertscore_metric import BERTScore
-    from evalkit.model_assets import bundled_model_dir
+    from evalkit.assets.encoders import bundled_model_dir
+    from evalkit.metrics.text.bertscore import BERTScore
 
     model = str(bundled_model_dir())
     preds, refs = corpus(size, seed)

@@ -4,7 +4,7 @@ Two rows per size:
 
 - ``FID (d=2048)``: the Fréchet distance between the statistics (mean, covariance) of two sets of
   ``size`` x 2048 random features (correlated Gaussians, seeded), computed untimed beforehand:
-  ``evalkit.metrics.image_metrics.frechet_distance`` (two symmetric eigendecompositions in
+  ``evalkit.metrics.image.fid.frechet_distance`` (two symmetric eigendecompositions in
   float64) vs pytorch-fid 0.3.0's ``calculate_frechet_distance`` (scipy ``sqrtm`` of
   ``S1 @ S2``). pytorch-fid's module imports torchvision, which cannot be installed next to the
   CPU torch (DESIGN.md, "known traps"), so its function is compiled from the installed source
@@ -73,8 +73,9 @@ def build_for(dims: int) -> Callable[[int], Sequence[Group]]:
     """The group builder for features of ``dims`` dimensions."""
 
     def build(size: int) -> Sequence[Group]:
-        from evalkit.image_features import digits_data, get_extractor
-        from evalkit.metrics.image_metrics import feature_stats, frechet_distance
+        from evalkit.assets.image_features import digits_data, get_extractor
+        from evalkit.metrics.image.fid import frechet_distance
+        from evalkit.metrics.image.reference import feature_stats
 
         a, b = features(size, dims)
         (m1, s1), (m2, s2) = feature_stats(a), feature_stats(b)

@@ -45,7 +45,7 @@ def load_wordnet() -> tuple[Any, float]:
     """evalkit's WordNet reader and the seconds its first load took (nltk import included)."""
     if "reader" not in _loaded:
         start = time.perf_counter()
-        from evalkit.assets import wordnet
+        from evalkit.assets.wordnet import wordnet
 
         _loaded["reader"] = wordnet()
         _loaded["seconds"] = time.perf_counter() - start
@@ -53,7 +53,7 @@ def load_wordnet() -> tuple[Any, float]:
 
 
 def _forget_memos() -> None:
-    from evalkit.metrics import meteor_metric
+    from evalkit.metrics.text import meteor as meteor_metric
 
     for aligner in meteor_metric._aligners.values():
         aligner._forms.clear()
@@ -66,7 +66,7 @@ def build(size: int, *, seed: int = SEED) -> list[Group]:
     from nltk.translate.meteor_score import meteor_score
 
     from evalkit._validate import as_samples
-    from evalkit.metrics.meteor_metric import METEOR
+    from evalkit.metrics.text.meteor import METEOR
 
     reader, load_s = load_wordnet()
     preds, refs = corpus(size, seed)

@@ -4,7 +4,7 @@ Rows (each timed at every ``--sizes`` value: that many paragraphs of Python's bu
 ``pydoc_data.topics``, 200 to 1200 characters each, many longer than the model's 128-token
 window):
 
-- ``perplexity``: ``evalkit.metrics.perplexity_metric.score_texts(texts, adapter)`` (the
+- ``perplexity``: ``evalkit.metrics.lm.score_texts(texts, adapter)`` (the
   ``hf`` adapter: windows sorted by length and batched, ``batch_size`` 16, the output layer
   applied to scored positions only, GPT-2's GELU run as PyTorch's fused kernel) against the
   loop people write by hand, on the model as ``from_pretrained`` loads it: for each text, for
@@ -154,7 +154,7 @@ def _mean_per_text_group(texts: list[str], module: Any) -> Group | Case:
 
     Returns a skipped case instead when evaluate's script loads but cannot compute here.
     """
-    from evalkit.metrics.perplexity_metric import Perplexity
+    from evalkit.metrics.lm import Perplexity
     from evalkit.types import GenerateRequest, Sample
 
     adapter = _adapter()
@@ -199,7 +199,7 @@ def _mean_per_text_group(texts: list[str], module: Any) -> Group | Case:
 
 def build(size: int, *, seed: int = SEED, with_evaluate: bool = True) -> list[Group]:
     """The perplexity group (and evaluate's, where it loads) on ``size`` paragraphs."""
-    from evalkit.metrics.perplexity_metric import score_texts
+    from evalkit.metrics.lm import score_texts
 
     texts = corpus(size, seed)
     adapter = _adapter()

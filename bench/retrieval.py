@@ -5,7 +5,7 @@ queries x 100 ranked documents against qrels of 1-5 graded documents per query (
 about two thirds of them retrieved), all four measures in one call, from the same in-memory
 ``{query: {doc: score}}`` and ``{query: {doc: grade}}`` dicts:
 
-- ``evalkit``: ``evalkit.metrics.retrieval.evaluate(qrels, run, measures)`` (checks the
+- ``evalkit``: ``evalkit.metrics.retrieval.ranking.evaluate(qrels, run, measures)`` (checks the
   inputs, then vectorised NumPy over a padded score matrix; see ``evalkit/metrics/_ranking.py``);
 - ``pytrec_eval``: ``RelevanceEvaluator(qrels, measures).evaluate(run)`` plus the mean of each
   measure: trec_eval's C code, including pytrec_eval's conversion of the dicts;
@@ -85,7 +85,7 @@ def data(n_queries: int, depth: int = DEPTH, seed: int = SEED) -> tuple[Qrels, R
 
 
 def _evalkit(qrels: Qrels, run: RunDict) -> Callable[[], dict[str, float]]:
-    from evalkit.metrics.retrieval import evaluate
+    from evalkit.metrics.retrieval.ranking import evaluate
 
     def fn() -> dict[str, float]:
         return evaluate(qrels, run, list(MEASURES))
@@ -94,7 +94,7 @@ def _evalkit(qrels: Qrels, run: RunDict) -> Callable[[], dict[str, float]]:
 
 
 def _evalkit_classes(qrels: Qrels, run: RunDict) -> Callable[[], dict[str, float]]:
-    from evalkit.metrics.retrieval import FAMILIES
+    from evalkit.metrics.retrieval.ranking import FAMILIES
     from evalkit.types import Sample
 
     samples = [

@@ -59,7 +59,7 @@ class GenerateRequest:
     - ``embed``: a sentence embedding of ``prompt`` (``outputs = {"embedding": [float, ...]}``).
     - ``generate_images``: an image for ``prompt`` (``outputs = {"image": REF}``, REF a file
       path, ``FILE.npz#ROW`` or an inline ``data:image/png;base64,...``; see
-      :mod:`evalkit.image_io`).
+      :mod:`evalkit.data.images`).
 
     ``task`` and ``sample_id`` let adapters that replay stored outputs (``predictions:``) find
     theirs; they never change what a live model produces and are not part of the cache key.

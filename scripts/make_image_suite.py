@@ -1,7 +1,7 @@
 """Write the image suite's data (``suites/image/``): real held-out digits and simple generators.
 
 All images are scikit-learn's bundled 8x8 digits (``load_digits``) as uint8, from the held-out
-part of ``evalkit.image_features.digits_data``'s split (the digits CNN never saw them):
+part of ``evalkit.assets.image_features.digits_data``'s split (the digits CNN never saw them):
 
 - ``reference.npz``: 300 held-out digits, the real images every model is compared with;
 - ``real.npz``: the other 300 held-out digits (a perfect generator);
@@ -28,7 +28,7 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evalkit.image_features import digits_data  # noqa: E402
+from evalkit.assets.image_features import digits_data  # noqa: E402
 
 OUT = ROOT / "suites" / "image"
 N = 300

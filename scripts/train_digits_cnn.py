@@ -1,7 +1,8 @@
 """Train the small digits CNN behind evalkit's offline "digits-FID" (extractor ``digits-cnn``).
 
 Data: scikit-learn's bundled ``load_digits`` (1797 8x8 images, no download), split by
-``evalkit.image_features.digits_data`` (a seeded permutation: 1197 to train, 600 held out; the
+``evalkit.assets.image_features.digits_data`` (a seeded permutation: 1197 to train,
+600 held out; the
 image suite's data come from the held-out part). Architecture: conv 3x3 1->8, ReLU, conv 3x3
 8->16, ReLU, 2x2 max pool, linear 256->32 (the features), ReLU, linear 32->10.
 
@@ -26,7 +27,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evalkit.image_features import (  # noqa: E402
+from evalkit.assets.image_features import (  # noqa: E402
     DIGITS_SPLIT_SEED,
     digits_cnn_forward,
     digits_data,
@@ -35,7 +36,7 @@ from evalkit.image_features import (  # noqa: E402
 
 
 class DigitsNet(nn.Module):
-    """The torch twin of :func:`evalkit.image_features.digits_cnn_forward`."""
+    """The torch twin of :func:`evalkit.assets.image_features.digits_cnn_forward`."""
 
     def __init__(self) -> None:
         super().__init__()

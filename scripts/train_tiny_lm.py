@@ -186,7 +186,7 @@ def stream(tok: Any, texts: list[str]) -> list[int]:
 def heldout_perplexity(path: Path, texts: list[str]) -> dict[str, Any]:
     """evalkit's corpus perplexity of ``texts`` under the checkpoint at ``path``."""
     from evalkit.adapters.hf import HFAdapter
-    from evalkit.metrics.perplexity_metric import score_texts
+    from evalkit.metrics.lm import score_texts
 
     score = score_texts(texts, HFAdapter(str(path), batch_size=16))
     return {k: round(v, 6) for k, v in score.details.items()} | {"signature": score.signature}

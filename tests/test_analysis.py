@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import evalkit
-from evalkit.analysis import RESULT_COLUMNS, SAMPLE_COLUMNS, Comparison, Run, Runs
+from evalkit.api import RESULT_COLUMNS, SAMPLE_COLUMNS, Comparison, Run, Runs
 from evalkit.errors import ConfigError, InputError
 from evalkit.store import RunRecord
 from tests.conftest import write_jsonl
@@ -101,4 +101,4 @@ def test_to_pandas_errors(two_runs: tuple[Run, Run], monkeypatch: pytest.MonkeyP
 def test_public_names() -> None:
     for name in ("run", "load_run", "load_runs", "compare_runs", "Run", "Runs", "Comparison"):
         assert name in evalkit.__all__
-        assert getattr(evalkit, name) is getattr(sys.modules["evalkit.analysis"], name)
+        assert getattr(evalkit, name) is getattr(sys.modules["evalkit.api"], name)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.compare import compare_runs
-from evalkit.data import load_dataset
+from evalkit.data.samples import load_dataset
 from evalkit.runner import run_suite
 from evalkit.suite import load_suite
 from tests.conftest import ROOT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -109,7 +110,7 @@ def test_validate_and_metrics(capsys: pytest.CaptureFixture[str]) -> None:
     assert "tokenize" in listing["bleu"]["parameters"]
     assert listing["rouge"]["parameters"]["use_stemmer"] is False
     text = CliRunner().invoke(cli, ["metrics"]).output
-    assert "smooth_method = 'exp'" in text
+    assert re.search(r"^    smooth_method: .+ = 'exp'", text, re.M), text
 
 
 def test_console_script_is_installed() -> None:

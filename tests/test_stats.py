@@ -12,16 +12,19 @@ import pytest
 import sacrebleu
 from sacrebleu import significance as sb_sig
 
-from evalkit.metrics.diversity_metrics import (
+from evalkit.metrics.diversity import (
     DistinctN,
     EmbeddingDiversity,
     NgramEntropy,
     Repetition,
     SelfBLEU,
 )
-from evalkit.metrics.image_metrics import FID, KID, InceptionScore, ReferenceStats, feature_stats
+from evalkit.metrics.image.fid import FID
+from evalkit.metrics.image.inception_score import InceptionScore
+from evalkit.metrics.image.kid import KID
+from evalkit.metrics.image.reference import ReferenceStats, feature_stats
 from evalkit.metrics.qa import ExactMatch, TokenF1
-from evalkit.metrics.text_overlap import BLEU
+from evalkit.metrics.text.bleu import BLEU
 from evalkit.stats import (
     BC_MEDIAN,
     PERCENTILE,

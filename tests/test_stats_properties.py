@@ -23,13 +23,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evalkit.metrics.base import Metric
-from evalkit.metrics.diversity_metrics import DistinctN, SelfBLEU
-from evalkit.metrics.image_metrics import FID, ReferenceStats, feature_stats
-from evalkit.metrics.perplexity_metric import Perplexity
+from evalkit.metrics.diversity import DistinctN, SelfBLEU
+from evalkit.metrics.image.fid import FID
+from evalkit.metrics.image.reference import ReferenceStats, feature_stats
+from evalkit.metrics.lm import Perplexity
 from evalkit.metrics.qa import ExactMatch, TokenF1
-from evalkit.metrics.retrieval import NDCG
-from evalkit.metrics.rouge_metric import ROUGE
-from evalkit.metrics.text_overlap import BLEU, CHRF, TER
+from evalkit.metrics.retrieval.ranking import NDCG
+from evalkit.metrics.text.bleu import BLEU
+from evalkit.metrics.text.chrf import CHRF
+from evalkit.metrics.text.rouge import ROUGE
+from evalkit.metrics.text.ter import TER
 from evalkit.stats import alpha_of, bootstrap_ci, inverted_rank, paired_bootstrap
 from evalkit.types import Sample, Stats
 

@@ -32,9 +32,9 @@ import numpy as np
 import pytest
 
 from evalkit._validate import as_samples
+from evalkit.assets.encoders import bundled_model_dir
 from evalkit.errors import AssetError, ConfigError, InputError
-from evalkit.metrics.bertscore_metric import BERTScore
-from evalkit.model_assets import bundled_model_dir
+from evalkit.metrics.text.bertscore import BERTScore
 from evalkit.stats import bootstrap_ci
 from tests.parity._corpus import EDGE_CASES, build_corpus
 

@@ -24,12 +24,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evalkit.metrics.image_metrics import (
-    feature_stats,
-    frechet_distance,
-    inception_score_from_logits,
-    kid_from_features,
-)
+from evalkit.metrics.image.fid import frechet_distance
+from evalkit.metrics.image.inception_score import inception_score_from_logits
+from evalkit.metrics.image.kid import kid_from_features
+from evalkit.metrics.image.reference import feature_stats
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")

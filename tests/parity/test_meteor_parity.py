@@ -3,7 +3,8 @@
 nltk's ``meteor_score(references, hypothesis, ...)`` takes pre-tokenized text; the reference
 numbers here come from it with the tokenizer evalkit records (``wordpunct``: nltk's own
 ``wordpunct_tokenize``; ``whitespace``: ``str.split``), nltk's ``PorterStemmer()`` and the
-WordNet reader evalkit loads (:func:`evalkit.assets.wordnet`), passed explicitly so that nltk
+WordNet reader evalkit loads (:func:`evalkit.assets.wordnet.wordnet`), passed explicitly so
+that nltk
 never looks for its own data. Per-sample scores must be identical (the same floating-point
 operations in the same order); corpus means may differ from a plain ``sum / n`` by rounding
 (1e-12 allowed).
@@ -27,9 +28,9 @@ from nltk.tokenize import wordpunct_tokenize
 from nltk.translate.meteor_score import meteor_score
 
 from evalkit._validate import as_samples
-from evalkit.assets import wordnet
+from evalkit.assets.wordnet import wordnet
 from evalkit.errors import AssetError, ConfigError, InputError
-from evalkit.metrics.meteor_metric import METEOR, meteor_sentence, tokenize
+from evalkit.metrics.text.meteor import METEOR, meteor_sentence, tokenize
 from tests.parity._corpus import SEED, Corpus, build_corpus, perturb, sentence
 
 TOL = 1e-12

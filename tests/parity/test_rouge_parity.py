@@ -16,7 +16,7 @@ from rouge_score.rouge_scorer import RougeScorer
 
 from evalkit._validate import as_samples
 from evalkit.metrics import rouge
-from evalkit.metrics.rouge_metric import _ABBREVIATIONS, ROUGE, split_sentences
+from evalkit.metrics.text.rouge import _ABBREVIATIONS, ROUGE, split_sentences
 from tests.parity._corpus import ALPHA_WORDS, SEED, Corpus
 
 TOL = 1e-12
@@ -247,7 +247,7 @@ def test_equals_rouge_score_exactly_on_repetitive_multiline_text(
 def test_lcs_positions_equal_rouge_scores_backtracking() -> None:
     from rouge_score import rouge_scorer as rs
 
-    from evalkit.metrics._rouge_impl import lcs_indices, lcs_length
+    from evalkit.metrics.text._rouge_impl import lcs_indices, lcs_length
 
     rng = random.Random(f"{SEED}-lcs")
     for _ in range(5000):
@@ -260,7 +260,7 @@ def test_lcs_positions_equal_rouge_scores_backtracking() -> None:
 
 
 def test_worker_pool_gives_the_serial_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
-    from evalkit.metrics import rouge_metric
+    from evalkit.metrics.text import rouge as rouge_metric
 
     rng = random.Random(f"{SEED}-pool")
     preds = [_repetitive(rng, 3) for _ in range(300)]

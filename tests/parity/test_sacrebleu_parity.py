@@ -21,9 +21,9 @@ from evalkit._validate import as_samples
 from evalkit.errors import AssetError, ConfigError
 from evalkit.metrics import bleu, chrf, ter
 from evalkit.metrics.base import VectorMetric
-from evalkit.metrics.text_overlap import BLEU as EvalBLEU
-from evalkit.metrics.text_overlap import CHRF as EvalCHRF
-from evalkit.metrics.text_overlap import TER as EvalTER
+from evalkit.metrics.text.bleu import BLEU as EvalBLEU
+from evalkit.metrics.text.chrf import CHRF as EvalCHRF
+from evalkit.metrics.text.ter import TER as EvalTER
 from tests.parity._corpus import SEED, Corpus, build_corpus
 
 TOL = 1e-9
@@ -284,7 +284,7 @@ def test_fast_13a_tokenizer_equals_sacrebleu() -> None:
 
     from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-    from evalkit.metrics._sacre_fast import fast_13a_available, tokenize_13a
+    from evalkit.metrics.text._sacre_fast import fast_13a_available, tokenize_13a
 
     assert fast_13a_available()
     ref = Tokenizer13a()
@@ -321,7 +321,7 @@ def test_fast_ter_equals_sacrebleu_on_hard_cases() -> None:
 
     from sacrebleu.metrics.lib_ter import translation_edit_rate as reference
 
-    from evalkit.metrics._ter_fast import translation_edit_rate
+    from evalkit.metrics.text._ter_fast import translation_edit_rate
 
     rng = random.Random(SEED)
     cases: list[tuple[list[str], list[str]]] = []

@@ -11,7 +11,7 @@ torch. On the same corpus:
   points here); plain chrF agrees;
 - ROUGE: ``rougeLsum`` in torchmetrics splits sentences with nltk's punkt, which is not
   available offline, so only rouge1/2/L are compared.
-BERTScore's differences are in tests/test_bertscore_torchmetrics.py.
+BERTScore's differences are in tests/metrics/text/test_bertscore_torchmetrics.py.
 """
 
 from __future__ import annotations

@@ -28,13 +28,13 @@ from hypothesis import strategies as st
 
 pytrec_eval = pytest.importorskip("pytrec_eval")
 
-from evalkit.metrics.retrieval import (  # noqa: E402
+from evalkit.data.retrieval import Qrels, Run  # noqa: E402
+from evalkit.metrics.retrieval.ranking import (  # noqa: E402
     FAMILIES,
     TieWarning,
     evaluate,
     evaluate_per_query,
 )
-from evalkit.retrieval_io import Qrels, Run  # noqa: E402
 from evalkit.types import Sample  # noqa: E402
 
 CUTOFFS = (1, 3, 5, 10, 20, 100)  # the synthetic runs are at most 30 deep
