@@ -21,6 +21,7 @@ from typing import Any
 from evalkit._io import DISK_FULL_ERRNOS, WriteError
 from evalkit._version import __version__
 from evalkit.adapters import ModelAdapter, build_adapter
+from evalkit.adapters.predictions import PredictionsAdapter
 from evalkit.cache import ResponseCache
 from evalkit.data.samples import Dataset, load_dataset
 from evalkit.errors import ConfigError, InputError, RunError
@@ -184,7 +185,7 @@ def compute_results(
         task_info.append(
             {
                 "name": task.name,
-                "dataset": ds.info(),
+                "dataset": ds.info(task.no_relevant),
                 "n_samples": len(done),
                 "n_errors": n_err,
                 "cached": sum(1 for ln in done if ln.get("cached")),
@@ -358,7 +359,10 @@ def _run_in(
                 "give the task its own `model:` or use another --model."
             )
     for a in {id(a): a for a in adapters.values()}.values():
-        a.prepare({t: r for t, r in requests.items() if adapters[t] is a})
+        served = {t: r for t, r in requests.items() if adapters[t] is a}
+        if isinstance(a, PredictionsAdapter):  # before prepare: a wrong id names its line
+            _check_prediction_ids(a, served, suite, datasets, opts)
+        a.prepare(served)
     task_models = {t.name: infos[t.name] for t in suite.tasks if t.model is not None}
 
     out_dir = folder.path
@@ -432,6 +436,36 @@ def _run_in(
     if opts.progress and outcome.header["cache"]["enabled"]:
         print(_cache_line(outcome.header), file=sys.stderr, flush=True)
     return outcome
+
+
+def _check_prediction_ids(
+    adapter: PredictionsAdapter,
+    requests: dict[str, list[GenerateRequest]],
+    suite: Suite,
+    datasets: dict[str, Dataset],
+    opts: RunOptions,
+) -> None:
+    """Refuse a predictions file with ids the datasets lack; note the ids cut by a limit."""
+    ids = {t.name: _all_ids(t, datasets[t.name], opts) for t in suite.tasks if t.name in requests}
+    note = adapter.check_ids(requests, ids)
+    if note is not None:
+        print(f"warning: {note}", file=sys.stderr, flush=True)
+
+
+def _all_ids(task: Task, dataset: Dataset, opts: RunOptions) -> list[str]:
+    """Every sample id of the task's dataset file, also those past the sample limit."""
+    ids = [s.id for s in dataset.samples]
+    limits = [x for x in (task.spec.dataset.limit, opts.limit) if x is not None]
+    if not limits or len(ids) < min(limits):
+        return ids  # the whole file was read
+    # Only the ids are needed: no prompt, references or qrels checks past the limit.
+    spec = task.spec.dataset.model_copy(update={"limit": None, "references": None, "qrels": None})
+    try:
+        return [s.id for s in load_dataset(task.dataset_path, spec).samples]
+    except InputError as exc:
+        raise InputError(
+            f"{exc} (read past the limit to check the ids of the predictions file)"
+        ) from None
 
 
 def _label_cache(

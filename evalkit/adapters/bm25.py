@@ -18,6 +18,9 @@ words. Documents that share no token with the query are not returned (their scor
 Lucene-based tools do.
 
 Options (``--model-arg``): ``k1`` (1.5), ``b`` (0.75), ``epsilon`` (0.25): rank-bm25's defaults.
+
+Each query keeps the task's ``retrieval.depth`` best documents; when longer rankings are cut,
+one warning line per task says how many (``N of M queries had rankings cut at depth D``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from evalkit.adapters._truncation import warn_truncated
 from evalkit.adapters.base import ModelAdapter
 from evalkit.data.retrieval import load_corpus, request_corpus, top_ranking
 from evalkit.errors import AdapterError, ConfigError
@@ -115,6 +119,15 @@ class BM25Index:
             matched[docs] = True
         return scores, matched
 
+    def n_matched(self, query: Sequence[str]) -> int:
+        """How many documents share a token with the query (the length of its full ranking).
+
+        >>> BM25Index([["a", "b"], ["b"], ["c"]]).n_matched(["b", "c", "zzz"])
+        3
+        """
+        hits = [self._postings[t][0] for t in set(query) if t in self._postings]
+        return int(np.unique(np.concatenate(hits)).size) if hits else 0
+
 
 class BM25Adapter(ModelAdapter):
     """Okapi BM25 over the task's corpus (``bm25:`` or ``bm25:okapi``).
@@ -162,7 +175,11 @@ class BM25Adapter(ModelAdapter):
     def prepare(self, requests: Mapping[str, Sequence[GenerateRequest]]) -> None:
         for task, reqs in requests.items():
             for options in {r.options for r in reqs}:
-                self._index(dict(options), task)
+                _, index = self._index(dict(options), task)
+                # A query's full ranking is every document sharing a token with it.
+                group = [r for r in reqs if r.options == options]
+                depth = int(dict(options).get("depth", 100))
+                warn_truncated(task, (index.n_matched(tokenize(r.prompt)) for r in group), depth)
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         raise AdapterError("bm25: a retriever ranks documents; it cannot generate text.")

@@ -18,6 +18,9 @@ and of the embedding settings; a changed corpus or model is embedded again.
 Options (``--model-arg``): ``batch_size`` (64), ``device`` (``cpu``), ``query_prefix`` and
 ``document_prefix`` (instruction prefixes some encoders need, e.g. E5's ``"query: "`` and
 ``"passage: "``; empty by default), ``cache_embeddings`` (true).
+
+Each query keeps the task's ``retrieval.depth`` best documents; when the corpus is larger, one
+warning line per task says how many rankings were cut.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 
 from evalkit import _env
 from evalkit._io import write_atomic
+from evalkit.adapters._truncation import warn_truncated
 from evalkit.adapters.base import ModelAdapter
 from evalkit.assets.encoders import BUNDLED_MINILM, LocalModel, SentenceEncoder, resolve_model
 from evalkit.data.retrieval import Corpus, load_corpus, request_corpus, top_ranking
@@ -143,7 +147,11 @@ class DenseAdapter(ModelAdapter):
         for task, reqs in requests.items():
             for options in {r.options for r in reqs if r.kind == "retrieve"}:
                 path, _ = request_corpus(self.name, dict(options), task)
-                self.corpus_embeddings(path)
+                corpus, _ = self.corpus_embeddings(path)
+                # Every document is ranked: each full ranking is as long as the corpus.
+                n = sum(1 for r in reqs if r.kind == "retrieve" and r.options == options)
+                depth = int(dict(options).get("depth", 100))
+                warn_truncated(task, [len(corpus)] * n, depth)
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         raise AdapterError("dense: a retriever ranks documents; it cannot generate text.")

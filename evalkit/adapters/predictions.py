@@ -3,6 +3,13 @@
 The file is JSONL or CSV with ``id`` and ``prediction`` (and optionally ``task``, to tell apart
 equal ids of different tasks, and ``error``, for calls that failed when the file was made).
 Rows are joined to the dataset by id; a missing or duplicate id is an error that names it.
+
+A row whose id is not in the dataset is an error naming the id, the file and the line, raised
+before anything is scored: a mis-typed or misaligned file would otherwise pass with the wrong
+numbers. Rows of tasks the run does not serve with this file are skipped (one file may hold
+the predictions of several suites' tasks). Rows whose ids are in the dataset
+but past the sample limit (``--limit`` or ``dataset.limit``) are fine: the runner prints one
+warning line with how many were ignored (:meth:`PredictionsAdapter.check_ids`).
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,6 +49,13 @@ def _rows(path: Path, raw: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{path}:{lineno}", row
 
 
+def _tasks(names: Sequence[str]) -> str:
+    """``task 'a'`` or ``any of the tasks 'a', 'b'``."""
+    if len(names) == 1:
+        return f"task '{names[0]}'"
+    return "any of the tasks " + ", ".join(f"'{n}'" for n in names)
+
+
 class PredictionsAdapter(ModelAdapter):
     """Replay predictions from a JSONL or CSV file, joined to the dataset by id."""
 
@@ -58,7 +72,9 @@ class PredictionsAdapter(ModelAdapter):
         self.sha256 = hashlib.sha256(raw).hexdigest()
         self._by_key: dict[tuple[str | None, str], Generation] = {}
         self._has_task = False
-        first: dict[tuple[str | None, str], str] = {}
+        #: ``PATH:LINE`` of each row, in file order.
+        self._where: dict[tuple[str | None, str], str] = {}
+        first = self._where
         for where, row in _rows(self.path, raw):
             if "id" not in row:
                 raise InputError(f"{where}: field 'id' is missing; every row needs an id.")
@@ -100,6 +116,77 @@ class PredictionsAdapter(ModelAdapter):
                     f"{self.path}: no prediction for id {shown}{more} of task '{task}'; "
                     "add them, or run with --limit to score a prefix."
                 )
+
+    def check_ids(
+        self,
+        requests: Mapping[str, Sequence[GenerateRequest]],
+        dataset_ids: Mapping[str, Collection[str]],
+    ) -> str | None:
+        """Check that every row belongs to a sample of the tasks this file serves.
+
+        Args:
+            requests: The requests of each task this file serves (the samples to be scored).
+            dataset_ids: Every sample id of each of those tasks' datasets, including the ids
+                past the sample limit.
+
+        Returns:
+            A one-line note saying how many rows were ignored because their samples are past
+            the limit, or None when every row is used.
+
+        Raises:
+            InputError: For the first row whose id the datasets do not have, naming the id,
+                the file and the line. Rows whose ``task`` is not one of ``requests`` (tasks
+                left out of the run, or served by other models) are skipped.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "preds.jsonl"
+            >>> _ = path.write_text('{"id": "a", "prediction": "x"}\\n'
+            ...                     '{"id": "b", "prediction": "y"}\\n')
+            >>> adapter = PredictionsAdapter(str(path))
+            >>> asked = {"qa": [GenerateRequest("", task="qa", sample_id="a")]}
+            >>> adapter.check_ids(asked, {"qa": {"a", "b"}})  # doctest: +ELLIPSIS
+            '...preds.jsonl: 1 of 2 predictions were ignored: their samples are past the...'
+            >>> adapter.check_ids(asked, {"qa": {"a", "c"}})
+            Traceback (most recent call last):
+              ...
+            evalkit.errors.InputError: ...preds.jsonl:2: id 'b' is not a sample of task 'qa'...
+        """
+        every = {t: set(ids) for t, ids in dataset_ids.items() if t in requests}
+        asked = {t: {r.sample_id for r in reqs} for t, reqs in requests.items()}
+        any_known: set[str] = set().union(*every.values())
+        any_asked: set[str] = set().union(*asked.values())
+        unknown: list[str] = []
+        ignored = 0
+        for (task, sid), where in self._where.items():
+            if task is None:
+                known, used = sid in any_known, sid in any_asked
+                what = f"id '{sid}' is not a sample of {_tasks(list(requests))}"
+            elif task in every:
+                known, used = sid in every[task], sid in asked[task]
+                what = f"id '{sid}' is not a sample of task '{task}'"
+            else:  # a row of another task (one left out of this run, or served by another
+                continue  # model): a mis-typed task name leaves its own task's ids missing
+            if not known:
+                unknown.append(f"{where}: {what}")
+            elif not used:
+                ignored += 1
+        if unknown:
+            more = (
+                f" ({len(unknown)} of {len(self._where)} rows are unknown)"
+                if len(unknown) > 1
+                else ""
+            )
+            raise InputError(
+                f"{unknown[0]}{more}; fix the row or remove it: predictions are joined to the "
+                "dataset by id, so a misaligned file would be scored against the wrong samples."
+            )
+        if not ignored:
+            return None
+        return (
+            f"{self.path}: {ignored} of {len(self._where)} predictions were ignored: their "
+            "samples are past the sample limit (--limit or dataset.limit)."
+        )
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         return [self._by_key[self._key(r)] for r in requests]

@@ -7,10 +7,15 @@ out. A run query that no task asks for is an error naming the file and line, bec
 mis-typed id would otherwise vanish unnoticed; ``--model-arg unknown_queries=ignore`` (e.g.
 with ``--limit``) allows them.
 
-Like every retrieval adapter, it returns at most the task's ``retrieval.depth`` documents per
-query (default 100), in evaluation order, so that systems compared in one suite are judged at
-the same depth; set the depth to the run's (1000 for TREC runs) to score the whole file as
-trec_eval does.
+A run file is scored as trec_eval scores it: each query keeps its first ``depth`` documents in
+evaluation order (score descending, then doc id descending), 1000 by default, trec_eval's
+``-M 1000``. Set another depth with ``--model-arg depth=N``. The task's ``retrieval.depth`` is
+how many documents ``bm25:`` and ``dense:`` retrieve from the corpus; it does not cut a run file
+(it reaches the adapter as 100 whether or not the suite wrote it, so an explicit value cannot be
+told from the default): to judge a run file at a retriever's depth, pass the same
+``--model-arg depth=N``. The depth is part of :meth:`TrecRunAdapter.info` (the record's model
+identity). When rankings are cut, one warning line per task says how many (``N of M queries had
+rankings cut at depth D (longest L)``).
 """
 
 from __future__ import annotations
@@ -21,10 +26,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from evalkit._validate import check_choice
+from evalkit.adapters._truncation import warn_truncated
 from evalkit.adapters.base import ModelAdapter
 from evalkit.data.retrieval import Run
-from evalkit.errors import AdapterError, InputError
+from evalkit.errors import AdapterError, ConfigError, InputError
 from evalkit.types import GenerateRequest, Generation
+
+#: Documents a query keeps by default: trec_eval's ``-M`` (``max_num_docs_per_topic``).
+TREC_EVAL_DEPTH = 1000
 
 
 class TrecRunAdapter(ModelAdapter):
@@ -43,8 +52,13 @@ class TrecRunAdapter(ModelAdapter):
     capabilities: ClassVar[frozenset[str]] = frozenset({"retrieve"})
     cacheable: ClassVar[bool] = False
 
-    def __init__(self, target: str, *, unknown_queries: str = "error") -> None:
+    def __init__(
+        self, target: str, *, unknown_queries: str = "error", depth: int = TREC_EVAL_DEPTH
+    ) -> None:
         check_choice("trec_run", "unknown_queries", unknown_queries, ("error", "ignore"))
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ConfigError(f"trec_run: depth must be an integer >= 1, got {depth!r}.")
+        self.depth = depth
         if not target:
             raise InputError("trec_run: name the run file: --model trec_run:PATH.")
         self.path = Path(target)
@@ -53,6 +67,9 @@ class TrecRunAdapter(ModelAdapter):
         self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def prepare(self, requests: Mapping[str, Sequence[GenerateRequest]]) -> None:
+        for task, reqs in requests.items():
+            lengths = [len(self.run[r.sample_id]) if r.sample_id in self.run else 0 for r in reqs]
+            warn_truncated(task, lengths, self.depth)
         if self.unknown_queries == "ignore":
             return
         asked = {r.sample_id for reqs in requests.values() for r in reqs}
@@ -73,10 +90,7 @@ class TrecRunAdapter(ModelAdapter):
             if r.sample_id not in self.run:
                 out.append(Generation(text=None, outputs={"ranking": [], "missing": True}))
                 continue
-            depth = r.option("depth")
-            ranking = self.run.ranking(r.sample_id)
-            if isinstance(depth, int):
-                ranking = ranking[:depth]
+            ranking = self.run.ranking(r.sample_id)[: self.depth]
             out.append(Generation(text=None, outputs={"ranking": [[d, s] for d, s in ranking]}))
         return out
 
@@ -86,4 +100,5 @@ class TrecRunAdapter(ModelAdapter):
             "path": str(self.path),
             "sha256": self.sha256,
             "run_name": self.run.name,
+            "depth": self.depth,
         }

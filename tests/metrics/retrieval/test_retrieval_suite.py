@@ -209,8 +209,9 @@ def test_trec_run_with_missing_and_unknown_queries(tmp_path: Path) -> None:
 def test_trec_run_adapter_contract(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     write_jsonl(path, [{"id": "q1", "ranking": [["a", 1.0], ["c", 2.0], ["b", 2.0]]}])
-    adapter = build_adapter(f"trec_run:{path}")
-    req = GenerateRequest("", sample_id="q1", kind="retrieve", options=(("depth", 2),))
+    adapter = build_adapter(f"trec_run:{path}", {"depth": 2})
+    req = GenerateRequest("", sample_id="q1", kind="retrieve", options=(("depth", 1),))
+    # The adapter's depth (trec_eval's -M), not the task's retrieval depth, cuts a run file.
     assert adapter.call([req])[0].outputs == {"ranking": [["c", 2.0], ["b", 2.0]]}
     assert adapter.info()["run_name"] == "r" and not adapter.cacheable
     with pytest.raises(ConfigError, match="unknown_queries='no'"):
