@@ -577,6 +577,8 @@ def validate(suite: Path) -> None:
             f"task {task.name}: {len(ds.samples)} samples, metrics: "
             f"{', '.join(e.key for e in task.metrics)}"
         )
+        if ds.qrels_file is not None:
+            click.echo(f"  {ds.qrels_file.note(task.no_relevant)}")
     click.echo(f"ok: {suite} ({len(loaded.tasks)} tasks, {total} samples)")
 
 

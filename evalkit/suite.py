@@ -265,6 +265,22 @@ class Task:
         return self.spec.name
 
     @property
+    def no_relevant(self) -> str | None:
+        """How the task's ranking metrics score queries without relevant documents.
+
+        ``zero`` or ``skip`` when they agree, ``zero for KEY, skip for KEY...`` when not, and
+        None for a task without ranking metrics (for the note about a qrels file).
+        """
+        policies = {
+            e.key: str(e.metric.params["no_relevant"])
+            for e in self.metrics
+            if "no_relevant" in (getattr(e.metric, "params", None) or {})
+        }
+        if len(set(policies.values())) <= 1:
+            return next(iter(policies.values()), None)
+        return ", ".join(f"{v} for {k}" for k, v in policies.items())
+
+    @property
     def templates(self) -> list[str]:
         """The task's prompt templates (prompt, and continuation when there is one)."""
         templates = (self.spec.prompt, self.spec.continuation, *self.spec.prompt_variants)
@@ -427,6 +443,7 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
             raise ConfigError(f"{where}: metric '{name}' is listed twice in this task.")
         entries.append(MetricEntry(key=name, metric=metric, where=where))
     dataset_path = (path.parent / spec.dataset.path).resolve()
+    spec = _with_qrels_file(spec, index, path, root)
     kinds = {e.metric.request_kind for e in entries}
     where = f"{path}:{_line_of(root, ('tasks', index, 'metrics'))}: tasks[{index}].metrics"
     if len(kinds) > 1:
@@ -461,6 +478,25 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
     )
 
 
+def _with_qrels_file(spec: TaskSpec, index: int, path: Path, root: yaml.Node | None) -> TaskSpec:
+    """The task spec with ``dataset.qrels_file`` resolved against the suite file (checked)."""
+    ds = spec.dataset
+    if ds.qrels_file is None:
+        return spec
+    loc: tuple[int | str, ...] = ("tasks", index, "dataset", "qrels_file")
+    where = f"{path}:{_line_of(root, loc)}: {_loc_to_path(loc)}"
+    if ds.qrels is not None:
+        raise ConfigError(
+            f"{where}: the dataset maps judgments from both a field (qrels: {ds.qrels}) and a "
+            "file (qrels_file); keep one of them."
+        )
+    qrels_path = (path.parent / ds.qrels_file).resolve()
+    if not qrels_path.is_file():
+        raise ConfigError(f"{where}: qrels file {qrels_path} not found; check the path.")
+    dataset = ds.model_copy(update={"qrels_file": str(qrels_path)})
+    return spec.model_copy(update={"dataset": dataset})
+
+
 def _retrieval_options(
     spec: TaskSpec, kind: str, index: int, path: Path, root: yaml.Node | None
 ) -> dict[str, Any]:
@@ -474,11 +510,12 @@ def _retrieval_options(
                 "`retrieval:`; remove it."
             )
         return {}
-    if spec.dataset.qrels is None:
+    if spec.dataset.qrels is None and spec.dataset.qrels_file is None:
         loc = ("tasks", index, "dataset")
         raise ConfigError(
             f"{path}:{_line_of(root, loc)}: {_loc_to_path(loc)}: ranking metrics need relevance "
-            "judgments; name the field that holds them: `qrels: FIELD` ({doc_id: grade})."
+            "judgments; name the field that holds them: `qrels: FIELD` ({doc_id: grade}), or "
+            "the file: `qrels_file: PATH` (TREC qrels or BEIR's qrels TSV)."
         )
     retrieval = spec.retrieval or RetrievalSpec()
     options: dict[str, Any] = {"depth": retrieval.depth}
@@ -517,9 +554,10 @@ SUITE_REQUIREMENTS: dict[str, _Requirement] = {
         "reference: a string or a list of strings)",
     ),
     "qrels": _Requirement(
-        lambda t, data: t.dataset.qrels is not None,
-        "relevance judgments, but the task's dataset maps no `qrels:` field",
-        "add `qrels: FIELD` to the task's dataset (the field holding {doc_id: grade})",
+        lambda t, data: t.dataset.qrels is not None or t.dataset.qrels_file is not None,
+        "relevance judgments, but the task's dataset maps no `qrels:` field or `qrels_file:`",
+        "add `qrels: FIELD` to the task's dataset (the field holding {doc_id: grade}), or "
+        "`qrels_file: PATH` (a TREC qrels file or BEIR's qrels TSV)",
     ),
     "variants": _Requirement(
         lambda t, data: bool(t.prompt_variants),

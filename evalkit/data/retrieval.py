@@ -5,6 +5,10 @@ Formats (chosen by the file extension):
 - **TREC qrels** (any extension but the ones below): ``query_id iteration doc_id relevance``
   per line, whitespace-separated; ``iteration`` is ignored (trec_eval ignores it too) and
   ``relevance`` is an integer grade (negative, zero and positive grades are kept).
+- **BEIR qrels** (``.tsv``, or any file whose first line is BEIR's header):
+  ``query-id<TAB>corpus-id<TAB>score`` per line under that header line (a ``.tsv`` file without
+  the header is read as BEIR's three columns, or as TREC qrels when it has four, as MS MARCO's
+  ``qrels.*.tsv`` do).
 - **TREC run**: ``query_id Q0 doc_id rank score tag`` per line. ``rank`` is ignored: documents
   are ordered by score (see :mod:`evalkit.metrics.retrieval.ranking`), as trec_eval does.
 - **JSONL** (``.jsonl``, ``.ndjson``): one query per line with its id under ``query_id``,
@@ -297,7 +301,10 @@ class Qrels(Mapping[str, dict[str, int]]):
             return cls._from_jsonl(p)
         if suffix == ".json":
             return cls(_json_mapping(p, "qrels"), source=str(p))
-        return cls._from_trec(p)
+        lines = list(_qrels_lines(p))
+        if _is_beir(lines, suffix):
+            return cls._from_rows(p, _beir_rows(lines))
+        return cls._from_rows(p, _trec_rows(lines))
 
     @classmethod
     def coerce(cls, value: Qrels | Mapping[str, Any] | str | Path) -> Qrels:
@@ -314,23 +321,12 @@ class Qrels(Mapping[str, dict[str, int]]):
         )
 
     @classmethod
-    def _from_trec(cls, path: Path) -> Qrels:
+    def _from_rows(cls, path: Path, rows: Iterator[tuple[str, str, str, int]]) -> Qrels:
+        """Qrels from ``(PATH:LINE, query id, doc id, grade)`` rows of a text file."""
         data: dict[str, dict[str, int]] = {}
         seen: dict[tuple[str, str], str] = {}
         locations: dict[str, str] = {}
-        for where, parts in _text_lines(path):
-            if len(parts) != 4:
-                raise InputError(
-                    f"{where}: a TREC qrels line has 4 columns (query_id iteration doc_id "
-                    f"relevance), got {len(parts)}."
-                )
-            qid, _, doc, rel = parts
-            try:
-                grade = int(rel)
-            except ValueError:
-                raise InputError(
-                    f"{where}: relevance '{rel}' of document '{doc}' is not an integer grade."
-                ) from None
+        for where, qid, doc, grade in rows:
             if (qid, doc) in seen:
                 raise InputError(
                     f"{where}: document '{doc}' of query '{qid}' is judged twice (first at "
@@ -361,6 +357,69 @@ class Qrels(Mapping[str, dict[str, int]]):
         out = cls(data, source=str(path), validate=False)
         out.locations = locations
         return out
+
+
+#: The header line of BEIR's qrels TSV files (``qrels/test.tsv``).
+BEIR_HEADER = ("query-id", "corpus-id", "score")
+
+
+def _qrels_lines(path: Path) -> Iterator[tuple[str, str]]:
+    """``(PATH:LINE, line without its newline)`` per non-blank line of a text qrels file."""
+    for lineno, line in enumerate(utf8_lines(path.read_bytes(), path), start=1):
+        text = line.rstrip("\r\n")
+        if text.strip():
+            yield f"{path}:{lineno}", text
+
+
+def _is_beir(lines: Sequence[tuple[str, str]], suffix: str) -> bool:
+    """Whether a text qrels file is BEIR's TSV: its header, or three tab columns in a .tsv."""
+    if not lines:
+        return suffix == ".tsv"
+    first = lines[0][1]
+    if tuple(first.strip().split()) == BEIR_HEADER:
+        return True
+    return suffix == ".tsv" and len(first.split("\t")) != 4
+
+
+def _grade_cell(where: str, doc: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(
+            f"{where}: relevance '{raw}' of document '{doc}' is not an integer grade."
+        ) from None
+
+
+def _trec_rows(lines: Sequence[tuple[str, str]]) -> Iterator[tuple[str, str, str, int]]:
+    """``(PATH:LINE, query id, doc id, grade)`` per line of TREC qrels."""
+    for where, line in lines:
+        parts = line.split()
+        if len(parts) != 4:
+            raise InputError(
+                f"{where}: a TREC qrels line has 4 columns (query_id iteration doc_id "
+                f"relevance), got {len(parts)}."
+            )
+        qid, _, doc, rel = parts
+        yield where, qid, doc, _grade_cell(where, doc, rel)
+
+
+def _beir_rows(lines: Sequence[tuple[str, str]]) -> Iterator[tuple[str, str, str, int]]:
+    """``(PATH:LINE, query id, doc id, grade)`` per line of BEIR qrels (header skipped)."""
+    for i, (where, line) in enumerate(lines):
+        parts = [p.strip() for p in line.split("\t")]
+        if tuple(parts) == BEIR_HEADER or tuple(line.split()) == BEIR_HEADER:
+            if i == 0:
+                continue
+            raise InputError(f"{where}: the header line query-id/corpus-id/score is repeated.")
+        if len(parts) != 3:
+            raise InputError(
+                f"{where}: a BEIR qrels line has 3 tab-separated columns (query-id<TAB>"
+                f"corpus-id<TAB>score), got {len(parts)}."
+            )
+        qid, doc, rel = parts
+        if not qid or not doc:
+            raise InputError(f"{where}: the query id and the document id must not be empty.")
+        yield where, qid, doc, _grade_cell(where, doc, rel)
 
 
 def _checked_qid(qid: Any, source: str) -> str:

@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit._io import iter_jsonl
 from evalkit._textio import decode_utf8
-from evalkit.errors import EvalkitError, InputError
+from evalkit.errors import ConfigError, EvalkitError, InputError
 from evalkit.types import Sample
 
-__all__ = ["Dataset", "DatasetSpec", "load_dataset", "template_fields"]
+__all__ = ["Dataset", "DatasetSpec", "QrelsFileInfo", "load_dataset", "template_fields"]
 
 
 class DatasetSpec(BaseModel):
@@ -40,20 +40,88 @@ class DatasetSpec(BaseModel):
     references: str | None = None
     #: The field holding a query's relevance judgments ``{doc_id: grade}`` (retrieval tasks).
     qrels: str | None = None
+    #: A TREC, BEIR (TSV), JSONL or JSON qrels file holding the judgments instead (retrieval
+    #: tasks; relative to the suite file, like ``path``). Exclusive with ``qrels``.
+    qrels_file: str | None = None
     limit: int | None = Field(default=None, ge=1)
 
 
 @dataclass(frozen=True)
+class QrelsFileInfo:
+    """Where a task's judgments came from (``dataset: {qrels_file: PATH}``) and how they matched.
+
+    Attributes:
+        path: The qrels file.
+        sha256: SHA-256 of its bytes.
+        judged: Queries that the file judges.
+        unjudged: Dataset queries that the file does not judge (they get no judgments, so the
+            ranking metrics' ``no_relevant`` policy scores them).
+        not_in_dataset: Judged queries that are not samples of the task (ignored).
+    """
+
+    path: Path
+    sha256: str
+    judged: int
+    unjudged: int
+    not_in_dataset: int
+
+    def note(self, policy: str | None = None) -> str:
+        """The one-line summary; ``policy`` says how the unjudged queries are scored.
+
+        >>> QrelsFileInfo(Path("q.tsv"), "0f", 5, 2, 1).note("zero")
+        "qrels: 5 queries judged, 2 of the dataset's queries have no judgments (scored as \
+no_relevant: zero), 1 judged queries are not in the dataset (ignored)"
+        """
+        scored = f"no_relevant: {policy}" if policy else "the metrics' no_relevant policy"
+        return (
+            f"qrels: {self.judged} queries judged, {self.unjudged} of the dataset's queries have "
+            f"no judgments (scored as {scored}), {self.not_in_dataset} judged queries are not in "
+            "the dataset (ignored)"
+        )
+
+    def info(self, policy: str | None = None) -> dict[str, Any]:
+        """What the run record keeps about the qrels file."""
+        return {
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "judged": self.judged,
+            "unjudged": self.unjudged,
+            "not_in_dataset": self.not_in_dataset,
+            "note": self.note(policy),
+        }
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """The samples of one task and where they came from."""
+    """The samples of one task and where they came from.
+
+    ``sha256`` identifies the data: the data file's SHA-256, or, when the judgments come from a
+    qrels file, the SHA-256 of both files' hashes (so that a changed qrels file is other data
+    for ``--resume``, comparisons and gates); ``data_sha256`` is the data file's own.
+    """
 
     path: Path
     sha256: str
     samples: tuple[Sample, ...]
+    qrels_file: QrelsFileInfo | None = None
+    data_sha256: str = ""
 
-    def info(self) -> dict[str, Any]:
-        """What the run record keeps about the data."""
-        return {"path": str(self.path), "sha256": self.sha256, "n": len(self.samples)}
+    def info(self, no_relevant: str | None = None) -> dict[str, Any]:
+        """What the run record keeps about the data.
+
+        Args:
+            no_relevant: How the task's ranking metrics score queries without judgments, for
+                the qrels file's note (``zero``, ``skip``, or one per metric).
+        """
+        out: dict[str, Any] = {
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "n": len(self.samples),
+        }
+        if self.qrels_file is not None:
+            out["data_sha256"] = self.data_sha256
+            out["qrels_file"] = self.qrels_file.info(no_relevant)
+        return out
 
 
 def template_fields(template: str) -> list[str]:
@@ -190,6 +258,49 @@ def _with_qrels(where: str, row: dict[str, Any], field: str) -> dict[str, Any]:
     return {**row, "qrels": parse_grades(value, f"{where}: field '{field}'")}
 
 
+def _qrels_from_file(
+    spec: DatasetSpec, samples: list[Sample]
+) -> tuple[list[Sample], QrelsFileInfo]:
+    """The samples with their judgments from ``spec.qrels_file`` under ``inputs["qrels"]``.
+
+    A sample the file does not judge gets no judgments (``{}``); judged queries that are not
+    samples are ignored. Both are counted in the returned info.
+    """
+    from evalkit.data.retrieval import Qrels
+
+    assert spec.qrels_file is not None
+    path = Path(spec.qrels_file)
+    if not path.is_file():
+        raise InputError(
+            f"{path}: qrels file not found; check dataset.qrels_file in the suite (it is "
+            "relative to the suite file)."
+        )
+    raw = path.read_bytes()
+    qrels = Qrels.load(path)
+    ids = {s.id for s in samples}
+    out = []
+    for s in samples:
+        if "qrels" in s.inputs:
+            raise InputError(
+                f"{path}: sample '{s.id}' has a field 'qrels', which is reserved for the "
+                "judgments that the task reads from qrels_file; rename it."
+            )
+        judged = qrels.get(s.id)
+        out.append(
+            Sample(
+                id=s.id, inputs={**s.inputs, "qrels": dict(judged or {})}, references=s.references
+            )
+        )
+    info = QrelsFileInfo(
+        path=path,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        judged=len(qrels),
+        unjudged=sum(1 for s in samples if s.id not in qrels),
+        not_in_dataset=sum(1 for q in qrels if q not in ids),
+    )
+    return out, info
+
+
 def load_dataset(
     path: Path, spec: DatasetSpec, prompt: str | Sequence[str] = "", limit: int | None = None
 ) -> Dataset:
@@ -204,7 +315,13 @@ def load_dataset(
     Raises:
         InputError: A missing file, a bad line, a missing field, empty references, a wrong type
             or a duplicate id, naming the file and line.
+        ConfigError: When the spec names both ``qrels`` and ``qrels_file``.
     """
+    if spec.qrels is not None and spec.qrels_file is not None:
+        raise ConfigError(
+            f"{path}: the dataset maps judgments from both a field (qrels: {spec.qrels}) and a "
+            f"file (qrels_file: {spec.qrels_file}); keep one of them."
+        )
     if not path.is_file():
         raise InputError(f"{path}: dataset file not found; check dataset.path in the suite.")
     raw = path.read_bytes()
@@ -249,4 +366,14 @@ def load_dataset(
         samples.append(Sample(id=sid, inputs=row, references=refs))
     if not samples:
         raise InputError(f"{path}: no samples; the file is empty.")
-    return Dataset(path=path, sha256=sha, samples=tuple(samples))
+    if spec.qrels_file is None:
+        return Dataset(path=path, sha256=sha, samples=tuple(samples))
+    samples, qrels_info = _qrels_from_file(spec, samples)
+    combined = hashlib.sha256(f"{sha}\n{qrels_info.sha256}".encode()).hexdigest()
+    return Dataset(
+        path=path,
+        sha256=combined,
+        samples=tuple(samples),
+        qrels_file=qrels_info,
+        data_sha256=sha,
+    )

@@ -319,5 +319,5 @@ def test_dataset_spec_is_strict_and_frozen() -> None:
     assert str(exc.value) == (
         "s.yaml:4: tasks[0].dataset.refrences: unknown key 'refrences'. Did you mean "
         "'references'? "
-        "Allowed keys: path, format, id, references, qrels, limit."
+        "Allowed keys: path, format, id, references, qrels, qrels_file, limit."
     )
