@@ -18,17 +18,24 @@ identified by sample id and sample index).
 
 Tokenisation is part of every signature: ``tok:whitespace`` (``str.split``) or ``tok:13a``
 (sacrebleu's default BLEU tokenizer), with ``lowercase``.
+
+The n-gram metrics take one order or a list of them, as the ranking metrics take cutoffs:
+``distinct_n: {n: [1, 2]}`` reports ``distinct_1``, ``distinct_1_per_prompt``, ``distinct_2``
+and ``distinct_2_per_prompt`` from one tokenisation of each output (a list is sorted, its
+signature reads ``n:1,2``; a list of one order is that order).
 """
 
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from evalkit.assets.encoders import SentenceEncoder, resolve_model
 from evalkit.errors import ConfigError, InputError
@@ -118,53 +125,146 @@ def _ngrams(tokens: Sequence[str], n: int) -> list[str]:
     return [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
+#: An n-gram order, or a list of orders, as users give them.
+Orders = int | list[int]
+#: The orders the n-gram metrics accept.
+MIN_ORDER, MAX_ORDER = 1, 10
+_N_HELP = "n-gram order (1-10), or a list of orders; names the values"
+
+
+def canonical_orders(value: Any) -> Orders:
+    """``value`` checked as one n-gram order or a list of them; a list comes back sorted.
+
+    A list of one order is that order, so ``n: [2]`` scores (and signs) like ``n: 2``. Errors
+    are pydantic errors that :class:`~evalkit.metrics.params.MetricParams` words
+    (``n must be between 1 and 10, got 0``).
+
+    >>> canonical_orders(3), canonical_orders([3, 1]), canonical_orders([2])
+    (3, [1, 3], 2)
+    >>> canonical_orders([2, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: [2, 2] lists an order twice; list each once
+    """
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if not (is_int(value) or (isinstance(value, list) and all(is_int(v) for v in value))):
+        raise PydanticCustomError("int_type", "an order or a list of orders")
+    orders: list[int] = [value] if is_int(value) else list(value)
+    if not orders:
+        raise ValueError("the list is empty; give an order such as 2, or a list such as [1, 2]")
+    if min(orders) < MIN_ORDER:
+        raise PydanticCustomError("greater_than_equal", "order too low", {"ge": MIN_ORDER})
+    if max(orders) > MAX_ORDER:
+        raise PydanticCustomError("less_than_equal", "order too high", {"le": MAX_ORDER})
+    if len(set(orders)) != len(orders):
+        raise ValueError(f"{value} lists an order twice; list each once")
+    return orders[0] if len(orders) == 1 else sorted(orders)
+
+
+class _OrderParams(MetricParams):
+    """The n-gram order(s) and the tokenisation (shared by the n-gram metrics)."""
+
+    # The bounds word the error messages (MetricParams reads them); the plain validator replaces
+    # pydantic's own checks, so canonical_orders applies them, to one order or to each listed.
+    n: Orders = Field(2, ge=MIN_ORDER, le=MAX_ORDER, description=_N_HELP)
+    tokenize: TokenizerName = Field(
+        "whitespace", description="whitespace: str.split; 13a: sacrebleu's BLEU tokenizer"
+    )
+    lowercase: bool = Field(False, description="lower-case before tokenising")
+
+    @field_validator("n", mode="plain")
+    @classmethod
+    def _canonical(cls, value: Any) -> Orders:
+        return canonical_orders(value)
+
+
+def order_list(n: Orders) -> list[int]:
+    """The orders of a canonical ``n``, ascending: ``[n]`` for one order.
+
+    >>> order_list(2), order_list([1, 3])
+    ([2], [1, 3])
+    """
+    return [n] if isinstance(n, int) else list(n)
+
+
+def _order_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Signature fields with ``tokenize`` as ``tok`` and a list of orders as ``1,2``."""
+    if isinstance(fields.get("n"), list):
+        fields["n"] = ",".join(str(k) for k in fields["n"])
+    return _renamed(fields, "tokenize", "tok")
+
+
 class _NgramCounts(Metric):
-    """Shared parameters and statistic: the n-gram counts of a sample's outputs."""
+    """Shared parameters and statistic: the n-gram counts of a sample's outputs.
+
+    The statistic of a sample is ``{"ngrams": {gram: count}, "total": count}`` for one order
+    and ``{"1": {...}, "2": {...}}`` (one such statistic per order) for a list of orders.
+    """
 
     requires: ClassVar[frozenset[str]] = frozenset({"prediction"})
     reference_packages: ClassVar[tuple[str, ...]] = ()
     per_sample_outcomes: ClassVar[bool] = False  # set-level: no per-sample wins or losses
-    #: The values are ``{prefix}_{n}`` (corpus-level) and ``{prefix}_{n}_per_prompt``.
+    #: The values are ``{prefix}_{n}`` (corpus-level) and ``{prefix}_{n}_per_prompt``, per order.
     prefix: ClassVar[str]
 
-    class Params(MetricParams):
-        """The n-gram order and the tokenisation (shared by the n-gram metrics)."""
+    Params = _OrderParams
 
-        n: int = Field(2, ge=1, le=10, description="n-gram order (1-10); names the values")
-        tokenize: TokenizerName = Field(
-            "whitespace", description="whitespace: str.split; 13a: sacrebleu's BLEU tokenizer"
-        )
-        lowercase: bool = Field(False, description="lower-case before tokenising")
-
-    p: Params
+    p: _OrderParams
 
     def setup(self) -> None:
         self._split = tokenizer(self.p.tokenize, self.p.lowercase)
 
+    @property
+    def orders(self) -> list[int]:
+        """The n-gram orders, ascending."""
+        return order_list(self.p.n)
+
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
-        out = []
+        out: list[Stats] = []
         for s in batch:
-            counts: Counter[str] = Counter()
-            total = 0
-            for text in sample_outputs(self.name, s):
-                grams = _ngrams(self._split(text), self.p.n)
-                counts.update(grams)
-                total += len(grams)
-            out.append({"ngrams": dict(sorted(counts.items())), "total": total})
+            tokens = [self._split(text) for text in sample_outputs(self.name, s)]
+            by_order: dict[str, Stats] = {}
+            for k in self.orders:
+                counts: Counter[str] = Counter()
+                total = 0
+                for toks in tokens:
+                    grams = _ngrams(toks, k)
+                    counts.update(grams)
+                    total += len(grams)
+                by_order[str(k)] = {"ngrams": dict(sorted(counts.items())), "total": total}
+            out.append(by_order[str(self.p.n)] if isinstance(self.p.n, int) else by_order)
         return out
 
+    def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
+        names = self.value_names()
+        out: dict[str, float] = {}
+        for i, k in enumerate(self.orders):
+            own = stats if isinstance(self.p.n, int) else [st[str(k)] for st in stats]
+            out[names[2 * i]], out[names[2 * i + 1]] = self._order_values(own)
+        return out
+
+    @abstractmethod
+    def _order_values(self, stats: Sequence[Stats]) -> tuple[float, float]:
+        """The corpus-level and per-prompt values of one order, from its statistics."""
+
     def signature_fields(self) -> dict[str, Any]:
-        return _renamed(super().signature_fields(), "tokenize", "tok")
+        return _order_fields(super().signature_fields())
 
     def value_names(self) -> tuple[str, ...]:
-        k = self.p.n
-        return (f"{self.prefix}_{k}", f"{self.prefix}_{k}_per_prompt")
+        return tuple(
+            name
+            for k in self.orders
+            for name in (f"{self.prefix}_{k}", f"{self.prefix}_{k}_per_prompt")
+        )
 
     def interval_values(self) -> tuple[str, ...]:
         # Corpus-level counts: a resample that draws a prompt twice counts its outputs twice,
         # which lowers the value, so a bootstrap interval would sit below it. Per-prompt means
         # resample like any mean.
-        return self.value_names()[1:]
+        return self.value_names()[1::2]
 
 
 class DistinctN(_NgramCounts):
@@ -177,7 +277,8 @@ class DistinctN(_NgramCounts):
     no n-gram give 1.
 
     Args:
-        n: The n-gram order (1-10); it names the values (``distinct_2``...).
+        n: The n-gram order (1-10), or a list of orders; each names its values
+            (``distinct_2``...).
         tokenize: ``whitespace`` (``str.split``) or ``13a`` (sacrebleu's BLEU tokenizer).
         lowercase: Lower-case before tokenising.
 
@@ -189,16 +290,15 @@ class DistinctN(_NgramCounts):
         >>> s = Sample(id="1", prediction="a b c", outputs={"samples": ["a b c", "a b d"]})
         >>> DistinctN(n=1).score([s]).details
         {'distinct_1': 0.6666666666666666, 'distinct_1_per_prompt': 0.6666666666666666}
+        >>> DistinctN(n=[2, 1]).value_names()
+        ('distinct_1', 'distinct_1_per_prompt', 'distinct_2', 'distinct_2_per_prompt')
     """
 
     name: ClassVar[str] = "distinct_n"
     higher_is_better: ClassVar[bool] = True
     prefix: ClassVar[str] = "distinct"
 
-    def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
-        corpus, per = self.value_names()
-        if not stats:
-            return {corpus: math.nan, per: math.nan}
+    def _order_values(self, stats: Sequence[Stats]) -> tuple[float, float]:
         seen: set[str] = set()
         total = 0
         ratios = []
@@ -207,10 +307,10 @@ class DistinctN(_NgramCounts):
             total += st["total"]
             if st["total"]:
                 ratios.append(len(st["ngrams"]) / st["total"])
-        return {
-            corpus: len(seen) / total if total else math.nan,
-            per: float(np.mean(ratios)) if ratios else math.nan,
-        }
+        return (
+            len(seen) / total if total else math.nan,
+            float(np.mean(ratios)) if ratios else math.nan,
+        )
 
 
 def _entropy_bits(counts: Sequence[int]) -> float:
@@ -231,7 +331,7 @@ class NgramEntropy(_NgramCounts):
     outputs have the entropy of one of them; more varied outputs have more.
 
     Args:
-        n: The n-gram order (1-10).
+        n: The n-gram order (1-10), or a list of orders.
         tokenize: ``whitespace`` or ``13a``.
         lowercase: Lower-case before tokenising.
 
@@ -249,18 +349,17 @@ class NgramEntropy(_NgramCounts):
     higher_is_better: ClassVar[bool] = True
     prefix: ClassVar[str] = "entropy"
 
-    def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
-        corpus, per = self.value_names()
+    def _order_values(self, stats: Sequence[Stats]) -> tuple[float, float]:
         merged: Counter[str] = Counter()
         each = []
         for st in stats:
             merged.update(st["ngrams"])
             if st["total"]:
                 each.append(_entropy_bits(list(st["ngrams"].values())))
-        return {
-            corpus: _entropy_bits(list(merged.values())) if merged else math.nan,
-            per: float(np.mean(each)) if each else math.nan,
-        }
+        return (
+            _entropy_bits(list(merged.values())) if merged else math.nan,
+            float(np.mean(each)) if each else math.nan,
+        )
 
     def signature_fields(self) -> dict[str, Any]:
         fields = super().signature_fields()
@@ -276,7 +375,7 @@ class Repetition(VectorMetric):
     ``"a a a a"`` with ``n=1`` repeats 3 of its 4 unigrams: 0.75. Lower is better.
 
     Args:
-        n: The n-gram order (1-10; Welleck et al. report n=4).
+        n: The n-gram order (1-10; Welleck et al. report n=4), or a list of orders.
         tokenize: ``whitespace`` or ``13a``.
         lowercase: Lower-case before tokenising.
 
@@ -287,44 +386,59 @@ class Repetition(VectorMetric):
     Example:
         >>> Repetition(n=1).score([Sample(id="1", prediction="a a a a")]).value
         0.75
+        >>> Repetition(n=[1, 2]).score([Sample(id="1", prediction="a a a a")]).details
+        {'repetition_1': 0.75, 'repetition_2': 0.6666666666666667}
     """
 
     name: ClassVar[str] = "repetition"
     higher_is_better: ClassVar[bool] = False
     requires: ClassVar[frozenset[str]] = frozenset({"prediction"})
 
-    class Params(_NgramCounts.Params):
+    class Params(_OrderParams):
         """The n-gram metrics' parameters, with Welleck et al.'s order 4 as the default."""
 
-        n: int = Field(4, ge=1, le=10, description="n-gram order (1-10); names the value")
+        n: Orders = Field(4, ge=MIN_ORDER, le=MAX_ORDER, description=_N_HELP)
 
     p: Params
 
     def setup(self) -> None:
         self._split = tokenizer(self.p.tokenize, self.p.lowercase)
 
+    @property
+    def orders(self) -> list[int]:
+        """The n-gram orders, ascending."""
+        return order_list(self.p.n)
+
     def value_names(self) -> tuple[str, ...]:
-        return (f"repetition_{self.p.n}",)
+        return tuple(f"repetition_{k}" for k in self.orders)
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
+        """``[rep, counted]`` per order: summed ``rep_n`` and the outputs with an n-gram."""
         out = []
         for s in batch:
-            rep, counted = 0.0, 0
-            for text in sample_outputs(self.name, s):
-                grams = _ngrams(self._split(text), self.p.n)
-                if grams:
-                    rep += 1.0 - len(set(grams)) / len(grams)
-                    counted += 1
-            out.append([rep, counted])
+            tokens = [self._split(text) for text in sample_outputs(self.name, s)]
+            row: list[float] = []
+            for k in self.orders:
+                rep, counted = 0.0, 0
+                for toks in tokens:
+                    grams = _ngrams(toks, k)
+                    if grams:
+                        rep += 1.0 - len(set(grams)) / len(grams)
+                        counted += 1
+                row += [rep, counted]
+            out.append(row)
         return out
 
     def from_totals(self, totals: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
         with np.errstate(invalid="ignore", divide="ignore"):
-            value = np.where(totals[:, 1] > 0, totals[:, 0] / totals[:, 1], np.nan)
-        return {self.value_names()[0]: value}
+            for i, name in enumerate(self.value_names()):
+                rep, counted = totals[:, 2 * i], totals[:, 2 * i + 1]
+                out[name] = np.where(counted > 0, rep / counted, np.nan)
+        return out
 
     def signature_fields(self) -> dict[str, Any]:
-        return _renamed(super().signature_fields(), "tokenize", "tok")
+        return _order_fields(super().signature_fields())
 
 
 def _unique_outputs(
