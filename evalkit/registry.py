@@ -151,6 +151,7 @@ ADAPTERS: Registry[type[ModelAdapter]] = Registry(
         "bm25": "evalkit.adapters.bm25:BM25Adapter",
         "trec_run": "evalkit.adapters.trec_run:TrecRunAdapter",
         "images": "evalkit.adapters.images:ImagesAdapter",
+        "features": "evalkit.adapters.features:FeaturesAdapter",
     },
 )
 

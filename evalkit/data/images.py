@@ -9,6 +9,12 @@ image metric's signature (:data:`RESIZE`).
 A single image can also be named by a *reference* string, which is what the ``images:``
 adapter returns per sample (and what ``samples.jsonl`` records): a file path (``a/0001.png``),
 a row of an array file (``gen.npz#17``) or an inline PNG (``data:image/png;base64,...``).
+
+Features computed elsewhere (Inception, CLIP, DINOv2...) come as ``(N, D)`` arrays in a
+``.npy`` or ``.npz`` file (:func:`load_features`, array ``features`` and optional ``ids``); the
+``features:`` adapter names one row per sample as ``FILE#ROW`` in ``outputs["features"]``
+(:func:`decode_feature_reference`). :func:`check_finite` turns NaN or infinity in features or
+statistics into an InputError that names the row.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import base64
 import hashlib
 import io
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,13 +35,18 @@ import numpy as np
 from evalkit.errors import InputError
 
 __all__ = [
+    "FEATURE_SUFFIXES",
     "IMAGE_SUFFIXES",
     "MAX_IMAGE_PIXELS",
     "RESIZE",
+    "FeatureSet",
     "ImageSet",
+    "check_finite",
     "check_image_file",
+    "decode_feature_reference",
     "decode_reference",
     "encode_png",
+    "load_features",
     "load_images",
     "prepare",
     "to_uint8",
@@ -50,6 +62,8 @@ RESIZE = "pil_bicubic_uint8"
 #: only warns up to twice that) and turns its ``DecompressionBombWarning`` into this error.
 MAX_IMAGE_PIXELS = 8192 * 8192
 _ARRAY_KEYS = ("images", "arr_0")
+#: File suffixes read as feature arrays.
+FEATURE_SUFFIXES = (".npy", ".npz")
 
 
 @dataclass(frozen=True)
@@ -133,9 +147,14 @@ def _batch(arr: np.ndarray, where: str) -> np.ndarray:
         # (N, H, C) would be ambiguous; an array file always holds a batch of images.
         a = a[..., None]
     if a.ndim != 4 or a.shape[-1] not in (1, 3, 4):
+        hint = (
+            " A 2-D array holds features, not images: set the metric's `extractor: precomputed`."
+            if a.ndim == 2
+            else ""
+        )
         raise InputError(
             f"{where}: expected a batch of images, shape (N, H, W) or (N, H, W, C) with C in "
-            f"1, 3, 4; got {np.asarray(arr).shape}."
+            f"1, 3, 4; got {np.asarray(arr).shape}.{hint}"
         )
     return to_uint8(a, where)
 
@@ -389,3 +408,180 @@ def prepare(
         arr = np.asarray(im)
         out.append(arr[..., None] if arr.ndim == 2 else arr)
     return np.stack(out) if out else np.zeros((0, *(size or (h, w)), want_c), np.uint8)
+
+
+# ------------------------------------------------------------------------------ features
+
+
+def check_finite(values: np.ndarray, where: str, fix: str) -> None:
+    """InputError naming the first row (or index) of ``values`` that holds NaN or infinity.
+
+    A NaN in a mean, a covariance or a feature row would otherwise give a silent NaN (a null
+    score), an infinite one or a failed eigendecomposition, never an error.
+
+    >>> check_finite(np.array([[1.0, 2.0], [np.nan, 0.0]]), "f.npz: 'features'", "recompute it.")
+    Traceback (most recent call last):
+    ...
+    evalkit.errors.InputError: f.npz: 'features' row 1 (of 2) holds NaN or infinity; recompute it.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0 or np.isfinite(arr).all():
+        return
+    bad = ~np.isfinite(arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1))
+    row = int(np.flatnonzero(bad.any(axis=1))[0])
+    kind = "row" if arr.ndim > 1 else "index"
+    raise InputError(f"{where} {kind} {row} (of {len(arr)}) holds NaN or infinity; {fix}")
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Feature vectors computed outside evalkit, one row per sample.
+
+    Attributes:
+        features: ``float64`` array of shape ``(N, D)``, all finite.
+        ids: The sample id of each row (a ``.npz``'s ``ids`` array, as strings), or None.
+        sha256: SHA-256 of the array as stored (dtype, shape and bytes; what signatures record).
+        source: The file the features were read from (``"<array>"`` for arrays).
+    """
+
+    features: np.ndarray
+    ids: tuple[str, ...] | None
+    sha256: str
+    source: str
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+
+def _feature_sha(arr: np.ndarray) -> str:
+    h = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
+    h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def _read_feature_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The feature array of a ``.npy``/``.npz`` file and the ``.npz``'s ``ids`` (or None)."""
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.asarray(np.load(path, allow_pickle=False)), None
+        with np.load(path, allow_pickle=False) as data:
+            keys = list(data.keys())
+            rest = [k for k in keys if k != "ids"]
+            key = "features" if "features" in keys else (rest[0] if len(rest) == 1 else None)
+            if key is None:
+                raise InputError(
+                    f"{path}: a feature .npz needs an array named 'features' (or a single array "
+                    f"besides 'ids'); it holds {', '.join(keys) or 'nothing'}."
+                )
+            ids = np.asarray(data["ids"]) if "ids" in keys else None
+            return np.asarray(data[key]), ids
+    except InputError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the feature file ({exc}).") from None
+
+
+def load_features(source: Any, *, what: str = "features") -> FeatureSet:
+    """Read ``(N, D)`` features from a ``.npy``/``.npz`` file or an array.
+
+    A ``.npz`` holds the array ``features`` (or its only array besides ``ids``) and, optionally,
+    ``ids``: the sample id of each row. Any numeric dtype is read; values become ``float64``.
+
+    Args:
+        source: A ``.npy``/``.npz`` path, an array ``(N, D)``, a list of vectors or a
+            :class:`FeatureSet`.
+        what: What the features are, for error messages (``"reference features"``).
+
+    Raises:
+        InputError: A missing or unreadable file, not 2-D, no rows, a non-numeric dtype, NaN or
+            infinity (naming the file and the row), or ``ids`` of another length or repeated.
+
+    >>> fs = load_features(np.arange(6, dtype=np.float32).reshape(3, 2))
+    >>> fs.features.dtype, fs.features.shape, fs.ids
+    (dtype('float64'), (3, 2), None)
+    >>> load_features(np.array([[0.0, 1.0], [np.inf, 0.0]]), what="gen")
+    Traceback (most recent call last):
+    ...
+    evalkit.errors.InputError: gen: features row 1 (of 2) holds NaN or infinity; recompute the features.
+    """  # noqa: E501
+    if isinstance(source, FeatureSet):
+        return source
+    ids_arr: np.ndarray | None = None
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.is_file() or path.suffix.lower() not in FEATURE_SUFFIXES:
+            state = "not found" if not path.exists() else "not a .npy or .npz file"
+            raise InputError(
+                f"{path}: {what} {state}; give an (N, D) feature array in a .npy or .npz file "
+                "(or a statistics file from save_reference_stats)."
+            )
+        arr, ids_arr = _read_feature_file(path)
+        where = str(path)
+    elif isinstance(source, np.ndarray):
+        arr, where = source, what
+    elif isinstance(source, Sequence) and not isinstance(source, str | bytes):
+        try:
+            arr, where = np.asarray(source), what  # a list of vectors
+        except ValueError:
+            raise InputError(
+                f"{what}: the vectors differ in length; give (N, D) features."
+            ) from None
+    else:
+        raise InputError(
+            f"{what}: expected a .npy/.npz feature file or an (N, D) array, got "
+            f"{type(source).__name__}."
+        )
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise InputError(f"{where}: features must be a numeric array, got dtype {arr.dtype}.")
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(
+            f"{where}: expected {what} of shape (N, D) (one row per sample), got {arr.shape}."
+        )
+    check_finite(arr, f"{where}: features", "recompute the features.")
+    ids: tuple[str, ...] | None = None
+    if ids_arr is not None:
+        ids = tuple(str(v) for v in ids_arr.reshape(-1).tolist())
+        if ids_arr.ndim != 1 or len(ids) != len(arr):
+            raise InputError(
+                f"{where}: its 'ids' array has shape {ids_arr.shape}; give one id per feature "
+                f"row ({len(arr)})."
+            )
+        repeated = [i for i, count in Counter(ids).items() if count > 1]
+        if repeated:
+            shown = ", ".join(repr(i) for i in repeated[:5])
+            raise InputError(f"{where}: its 'ids' array repeats ids ({shown}); give each once.")
+    feats = np.asarray(arr, dtype=np.float64)
+    return FeatureSet(feats, ids, _feature_sha(arr), where)
+
+
+_FEATURE_CACHE: dict[tuple[str, float], FeatureSet] = {}
+
+
+def decode_feature_reference(ref: str, base: Path | None = None) -> np.ndarray:
+    """The ``float64`` feature vector ``(D,)`` that ``PATH#ROW`` names.
+
+    Args:
+        ref: ``PATH#ROW``: a row of a ``.npy``/``.npz`` feature array (what ``features:``
+            returns in ``outputs["features"]``).
+        base: Folder that relative paths are relative to (default: the working directory).
+    """
+    if not isinstance(ref, str) or "#" not in ref:
+        raise InputError(f"feature reference must be a string FILE#ROW, got {ref!r}.")
+    path_text, _, row = ref.rpartition("#")
+    path = Path(path_text)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise InputError(f"{path}: feature file not found.")
+    if not row.isdigit():
+        raise InputError(f"{ref}: the part after '#' must be a row number.")
+    key = (str(path), path.stat().st_mtime)
+    found = _FEATURE_CACHE.get(key)
+    if found is None:
+        found = load_features(path, what="features")
+        _FEATURE_CACHE.clear()  # keep one feature file in memory
+        _FEATURE_CACHE[key] = found
+    i = int(row)
+    if i >= len(found):
+        raise InputError(f"{path}: has {len(found)} feature rows; row {i} does not exist.")
+    return np.asarray(found.features[i])

@@ -6,7 +6,10 @@ the extractor's feature vector (FID, KID) or class logits (IS); the corpus value
 from all of them against the reference set named by ``reference``
 (:mod:`evalkit.metrics.image.reference`). Numbers depend on the extractor (``digits-cnn`` by
 default; ``inception-v3`` for standard FID), its weights, the resizing and the sample counts,
-so all of those are in the signature (the generated count is the row's ``n``).
+so all of those are in the signature (the generated count is the row's ``n``). With
+``extractor: precomputed`` (FID and KID), a sample is a feature vector computed elsewhere
+(``outputs["features"]``, from the ``features:`` adapter) and the reference an ``(N, D)``
+feature array (:mod:`evalkit.metrics.image.precomputed`).
 
 Conventions the three metrics share, decided once:
 
@@ -29,15 +32,21 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from evalkit._version import __version__
-from evalkit.assets.image_features import FeatureExtractor, get_extractor
-from evalkit.data.images import ImageSet, decode_reference, load_images
+from evalkit.assets.image_features import FeatureExtractor
+from evalkit.data.images import (
+    ImageSet,
+    check_finite,
+    decode_reference,
+    load_features,
+    load_images,
+)
 from evalkit.errors import ConfigError, InputError
 from evalkit.metrics.base import Metric
+from evalkit.metrics.image.precomputed import is_precomputed, make_extractor, sample_features
 from evalkit.metrics.image.reference import (
     ReferenceStats,
     _check_stats_file,
     _reference,
-    check_finite,
 )
 from evalkit.metrics.params import MetricParams
 from evalkit.types import Sample, Score, Stats
@@ -72,6 +81,11 @@ def sample_images(metric: str, batch: Sequence[Sample]) -> np.ndarray:
     arrays = []
     for s in batch:
         ref = s.outputs.get("image") if s.outputs else None
+        if ref is None and s.outputs and "features" in s.outputs:
+            raise InputError(
+                f"{metric}: sample '{s.id}' holds precomputed features (outputs['features']), "
+                "not an image; set the metric's `extractor: precomputed` to score them."
+            )
         if ref is None:
             raise InputError(
                 f"{metric}: sample '{s.id}' has no image (outputs['image']); score it with a "
@@ -113,11 +127,18 @@ class _ImageMetric(Metric):
 
         extractor: str | Callable[..., Any] = Field(
             "digits-cnn",
-            description="feature extractor: digits-cnn, inception-v3, python:MODULE:ATTR",
+            description=(
+                "feature extractor: digits-cnn, inception-v3, python:MODULE:ATTR, or "
+                "precomputed (the samples' own features; FID and KID)"
+            ),
         )
         weights: str | Path | None = Field(None, description="weights file of the extractor")
         reference: str | Path | None = Field(
-            None, description="real images: a folder, .npz/.npy images or a statistics .npz"
+            None,
+            description=(
+                "real images: a folder, .npz/.npy images or a statistics .npz (precomputed: "
+                "an (N, D) .npy/.npz feature array or a statistics .npz)"
+            ),
         )
 
         @field_validator("extractor", mode="before")
@@ -154,6 +175,12 @@ class _ImageMetric(Metric):
         self._ext: FeatureExtractor | None = None
         self._ref: ReferenceStats | None = None
         self._extractor_spec = extractor
+        self.precomputed = is_precomputed(extractor)
+        if self.precomputed and weights is not None:
+            raise ConfigError(
+                f"{self.name}: extractor precomputed takes no weights (the features are given); "
+                "drop `weights:`."
+            )
         ext_name = extractor if isinstance(extractor, str) else getattr(extractor, "name", None)
         self.params.update(
             extractor=extractor if isinstance(extractor, str) else str(ext_name or "callable"),
@@ -169,7 +196,7 @@ class _ImageMetric(Metric):
         """The feature extractor (loaded on first use)."""
         if self._ext is None:
             try:
-                self._ext = get_extractor(self._extractor_spec, self.params["weights"])
+                self._ext = make_extractor(self._extractor_spec, self.params["weights"])
             except ConfigError as exc:
                 raise ConfigError(f"{self.name}: {exc}") from None
         return self._ext
@@ -195,6 +222,8 @@ class _ImageMetric(Metric):
             )
         if self.needs_reference and isinstance(self._reference_source, str | Path):
             _check_stats_file(Path(self._reference_source))
+            if self.precomputed:  # a feature array: read (and checked) now, memoised
+                self.reference_stats()
         return {}
 
     def signature_fields(self) -> dict[str, Any]:
@@ -223,9 +252,32 @@ class _ImageMetric(Metric):
     def _features(self, images: np.ndarray, where: str) -> np.ndarray:
         return self.extractor.features(images, where)
 
+    @property
+    def _generated(self) -> str:
+        """What the generated statistics are, for error messages."""
+        what = "features" if self.precomputed else "images"
+        return f"{self.name}: generated {what}"
+
+    def _check_dims(self, generated: np.ndarray, ref: ReferenceStats) -> None:
+        """InputError with both shapes unless generated and reference features agree in width."""
+        if generated.shape[1] == ref.mu.shape[0]:
+            return
+        theirs = (
+            f"reference features {ref.features.shape}"
+            if ref.features is not None
+            else f"reference statistics of {ref.n} samples, mean {ref.mu.shape}"
+        )
+        raise InputError(
+            f"{self._generated} have shape {generated.shape}, {theirs}: the feature dimensions "
+            "differ; compute both with the same extractor."
+        )
+
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         if not batch:
             return []
+        if self.precomputed:
+            feats: list[Stats] = sample_features(self.name, batch).tolist()
+            return feats
         images = sample_images(self.name, batch)
         rows: list[Stats] = self._features(images, "generated images").tolist()
         return rows
@@ -235,22 +287,28 @@ class _ImageMetric(Metric):
         if arr.ndim != 2:
             raise InputError(f"{self.name}: statistics must be equal-length feature rows.")
         # Rows come from the record (samples.jsonl, in dataset order) or from the extractor.
-        check_finite(arr, f"{self.name}: generated images' features", "rerun those samples.")
+        what = "generated features" if self.precomputed else "generated images' features"
+        check_finite(arr, f"{self.name}: {what}", "rerun those samples.")
         return arr
 
     def score_images(self, generated: Any, reference: Any = None) -> Score:
         """Score a set of generated images (the functional twins' path).
 
         Args:
-            generated: A folder, a ``.npz``/``.npy`` file, an array or a list of images.
+            generated: A folder, a ``.npz``/``.npy`` file, an array or a list of images; with
+                ``extractor="precomputed"``, an ``(N, D)`` feature array or ``.npy``/``.npz``.
             reference: The reference images or statistics (default: the ``reference``
-                parameter).
+                parameter); with ``precomputed``, reference features or statistics.
         """
         if reference is not None:
             self._reference_source = reference
             self._ref = None
-        images: ImageSet = load_images(generated, what="generated images")
-        stats: list[Stats] = self._features(images.images, images.source).tolist()
+        stats: list[Stats]
+        if self.precomputed:
+            stats = load_features(generated, what="generated features").features.tolist()
+        else:
+            images: ImageSet = load_images(generated, what="generated images")
+            stats = self._features(images.images, images.source).tolist()
         values = self.aggregate(stats)
         head = self.value_names()[0]
         return Score(

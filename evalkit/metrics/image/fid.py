@@ -12,9 +12,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from evalkit.data.images import check_finite
 from evalkit.errors import InputError
 from evalkit.metrics.image._base import _ImageMetric
-from evalkit.metrics.image.reference import check_finite, feature_stats
+from evalkit.metrics.image.reference import feature_stats
 from evalkit.types import Stats
 
 __all__ = ["FID", "frechet_distance"]
@@ -78,6 +79,12 @@ class FID(_ImageMetric):
         reference: The real images: a folder, an ``.npz``/``.npy`` array or a statistics file
             from :func:`save_reference_stats`.
 
+    With ``extractor: precomputed`` the samples are feature vectors computed elsewhere
+    (Inception, CLIP, DINOv2...; the ``features:`` adapter) and ``reference`` an ``(N, D)``
+    feature array or a statistics file saved from one: the same float64 statistics and Fréchet
+    distance, no resizing, ``extractor:precomputed`` and the reference array's SHA-256 in the
+    signature (:mod:`evalkit.metrics.image.precomputed`).
+
     References:
         Heusel et al. (2017), "GANs Trained by a Two Time-Scale Update Rule Converge to a Local
         Nash Equilibrium"; pytorch-fid 0.3.0 ``calculate_frechet_distance`` (parity in
@@ -109,5 +116,7 @@ class FID(_ImageMetric):
                 f"fid: reference images: {ref.n} samples for {len(ref.mu)} feature dimensions; "
                 f"the covariance is singular. Give at least {len(ref.mu) + 1} reference images."
             )
-        mu, sigma = feature_stats(self._matrix(stats), "fid: generated images")
+        generated = self._matrix(stats)
+        self._check_dims(generated, ref)
+        mu, sigma = feature_stats(generated, self._generated)
         return {"fid": frechet_distance(mu, sigma, ref.mu, ref.sigma)}

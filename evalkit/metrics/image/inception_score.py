@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from evalkit.errors import InputError
 from evalkit.metrics.image._base import _canonical, _ImageMetric
@@ -60,7 +60,7 @@ class InceptionScore(_ImageMetric):
     consecutive parts of the (canonically ordered) images give the mean and the std.
 
     Args:
-        extractor: As for :class:`FID`; it must give class logits.
+        extractor: As for :class:`FID`; it must give class logits (not ``precomputed``).
         weights: As for :class:`FID`.
         reference: Not used (IS has no reference); must be left unset.
         splits: Number of splits (10, as the original code).
@@ -94,6 +94,16 @@ class InceptionScore(_ImageMetric):
             if isinstance(data, dict) and data.get("reference") is not None:
                 raise ValueError("reference is not used by the Inception Score")
             return data
+
+        @field_validator("extractor")
+        @classmethod
+        def _gives_logits(cls, value: Any) -> Any:
+            if isinstance(value, str) and value == "precomputed":
+                raise ValueError(
+                    "precomputed features have no class logits; the Inception Score needs an "
+                    "extractor that gives them (digits-cnn, inception-v3, python:MODULE:ATTR)"
+                )
+            return value
 
     p: Params
 

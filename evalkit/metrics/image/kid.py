@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
+from evalkit.data.images import check_finite
 from evalkit.errors import ConfigError, InputError
 from evalkit.metrics.image._base import _canonical, _ImageMetric
-from evalkit.metrics.image.reference import check_finite
 from evalkit.types import Stats
 
 __all__ = ["KID", "kid_from_features"]
@@ -74,7 +74,7 @@ class KID(_ImageMetric):
     standard deviation. Unbiased, so it can be slightly negative for equal distributions.
 
     Args:
-        extractor: As for :class:`FID`.
+        extractor: As for :class:`FID` (``precomputed``: features computed elsewhere).
         weights: As for :class:`FID`.
         reference: As for :class:`FID` (a statistics file must keep its features).
         subsets: Number of subsets (torchmetrics' and torch-fidelity's default, 100).
@@ -119,8 +119,10 @@ class KID(_ImageMetric):
                 f"{self.name}: the reference statistics file keeps no features; KID needs "
                 "them (save_reference_stats(..., keep_features=True))."
             )
+        generated = self._matrix(stats)
+        self._check_dims(generated, ref)
         mean, std = kid_from_features(
-            self._matrix(stats),
+            generated,
             ref.features,
             subsets=self.p.subsets,
             subset_size=self.p.subset_size,

@@ -2,11 +2,13 @@
 
 ``reference`` names the real images: a folder of PNG/JPEG, an ``.npz``/``.npy`` image array,
 or a statistics file written by :func:`save_reference_stats` (read back, with a check of the
-extractor, by :func:`load_reference_stats`). Each becomes a :class:`ReferenceStats`, memoised
+extractor, by :func:`load_reference_stats`); with ``extractor: precomputed``, an ``(N, D)``
+feature array (``.npy``/``.npz``; :mod:`evalkit.metrics.image.precomputed`) or a statistics file
+saved from one. Each becomes a :class:`ReferenceStats`, memoised
 per process for a path. :func:`feature_stats` gives the mean and the covariance of a feature
 matrix; covariances are unbiased (``ddof=1``, as pytorch-fid's ``np.cov(rowvar=False)``).
-:func:`check_finite` turns NaN or infinity in features or statistics into an InputError that
-names the row.
+:func:`~evalkit.data.images.check_finite` turns NaN or infinity in features or statistics into
+an InputError that names the row.
 """
 
 from __future__ import annotations
@@ -18,31 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from evalkit.assets.image_features import FeatureExtractor, get_extractor
-from evalkit.data.images import load_images
+from evalkit.assets.image_features import FeatureExtractor
+
+# check_finite lives with the inputs it checks (evalkit.data.images); still importable here.
+from evalkit.data.images import check_finite as check_finite
+from evalkit.data.images import load_features, load_images
 from evalkit.errors import ConfigError, InputError
+from evalkit.metrics.image.precomputed import PrecomputedFeatures, make_extractor
 
 __all__ = ["ReferenceStats", "feature_stats", "load_reference_stats", "save_reference_stats"]
-
-
-def check_finite(values: np.ndarray, where: str, fix: str) -> None:
-    """InputError naming the first row (or index) of ``values`` that holds NaN or infinity.
-
-    A NaN in a mean, a covariance or a feature row would otherwise give a silent NaN (a null
-    score), an infinite one or a failed eigendecomposition, never an error.
-
-    >>> check_finite(np.array([[1.0, 2.0], [np.nan, 0.0]]), "f.npz: 'features'", "recompute it.")
-    Traceback (most recent call last):
-    ...
-    evalkit.errors.InputError: f.npz: 'features' row 1 (of 2) holds NaN or infinity; recompute it.
-    """
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.size == 0 or np.isfinite(arr).all():
-        return
-    bad = ~np.isfinite(arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1))
-    row = int(np.flatnonzero(bad.any(axis=1))[0])
-    kind = "row" if arr.ndim > 1 else "index"
-    raise InputError(f"{where} {kind} {row} (of {len(arr)}) holds NaN or infinity; {fix}")
 
 
 # ------------------------------------------------------------------------------ formulas
@@ -86,7 +72,7 @@ class ReferenceStats:
         sigma: Unbiased covariance.
         features: The features themselves (needed by KID), or None.
         n: Number of reference images.
-        sha256: SHA-256 of the reference pixels.
+        sha256: SHA-256 of the reference pixels (or of the precomputed feature array).
         extractor: The extractor's signature fields (``describe()``).
     """
 
@@ -115,11 +101,18 @@ def save_reference_stats(
 
     The file holds ``mu``, ``sigma``, ``n``, the pixels' SHA-256, the extractor's name, weights
     hash and resizing, and (``keep_features``) the features, which KID needs. Give it to a metric
-    as ``reference: PATH``; a file made with another extractor is refused.
+    as ``reference: PATH``; a file made with another extractor is refused. With
+    ``extractor="precomputed"``, ``images`` is an ``(N, D)`` feature array or ``.npy``/``.npz``
+    file, and the SHA-256 is the array's.
     """
-    ext = get_extractor(extractor, weights)
-    images = load_images(images, what="reference images")
-    stats = _from_features(ext.features(images.images, images.source), images.sha256, ext, "ref")
+    ext = make_extractor(extractor, weights)
+    if isinstance(ext, PrecomputedFeatures):
+        fs = load_features(images, what="reference features")
+        stats = _from_features(fs.features, fs.sha256, ext, f"reference features {fs.source}")
+    else:
+        images = load_images(images, what="reference images")
+        feats = ext.features(images.images, images.source)
+        stats = _from_features(feats, images.sha256, ext, "ref")
     out = Path(path)
     arrays: dict[str, Any] = {
         "mu": stats.mu,
@@ -199,6 +192,9 @@ def _reference(source: Any, ext: FeatureExtractor) -> ReferenceStats:
                 return _MEMO[key]
         if _is_stats_file(p):
             stats = load_reference_stats(p, ext)
+        elif isinstance(ext, PrecomputedFeatures):
+            fs = load_features(p, what="reference features")
+            stats = _from_features(fs.features, fs.sha256, ext, f"reference features {p}")
         else:
             images = load_images(p, what="reference images")
             feats = ext.features(images.images, str(p))
@@ -206,6 +202,9 @@ def _reference(source: Any, ext: FeatureExtractor) -> ReferenceStats:
         with _MEMO_LOCK:
             _MEMO[key] = stats
         return stats
+    if isinstance(ext, PrecomputedFeatures):
+        fs = load_features(source, what="reference features")
+        return _from_features(fs.features, fs.sha256, ext, "reference features")
     images = load_images(source, what="reference images")
     feats = ext.features(images.images, "reference images")
     return _from_features(feats, images.sha256, ext, "reference images")
