@@ -1,4 +1,4 @@
-"""METEOR as nltk computes it (``nltk.translate.meteor_score.meteor_score``), faster.
+r"""METEOR as nltk computes it (``nltk.translate.meteor_score.meteor_score``), faster.
 
 nltk aligns a tokenized hypothesis to each reference in three greedy stages and scores the
 alignment; evalkit re-implements those stages step for step (the same order, the same
@@ -23,10 +23,42 @@ previous stages left unmatched:
 nltk matches synonyms on the *stems* left over from stage 2, not on the words (so ``big`` and
 ``large`` do not match: ``large`` stems to ``larg``); evalkit keeps that, because the number is
 nltk's.
+
+Tokenizers (:data:`TOKENIZERS`; nltk's ``meteor_score`` takes tokens, so the tokenizer decides
+the number):
+
+- ``wordpunct`` (default): nltk's ``wordpunct_tokenize``, the regular expression
+  ``\w+|[^\w\s]+`` (runs of word characters, and runs of other non-space characters);
+- ``whitespace``: ``str.split()``;
+- ``word_tokenize``: exactly ``nltk.word_tokenize(text)`` (English): Punkt splits the text into
+  sentences, then nltk's improved Treebank tokenizer (``NLTKWordTokenizer``) splits each
+  sentence. This is what Hugging Face ``evaluate``'s ``meteor`` applies to predictions and
+  references, so it reproduces most published nltk-based METEOR numbers. It needs nltk's
+  English Punkt model (see :func:`require_punkt`), which evalkit never downloads;
+- ``treebank``: ``NLTKWordTokenizer().tokenize(text)`` over the whole text, no model needed.
+
+``treebank`` differs from ``word_tokenize`` only where Punkt ends a sentence before the end of
+the text, because three of ``NLTKWordTokenizer``'s rules are anchored at the start or the end of
+its input, and ``word_tokenize`` applies them to each sentence while ``treebank`` applies them
+once to the whole text:
+
+- a period is split off only at the very end of the input (optionally followed by closing
+  quotes or brackets), so ``treebank`` keeps the period of a sentence inside the text attached
+  to its word: ``"He left. She stayed."`` is ``He | left. | She | stayed | .`` with
+  ``treebank`` and ``He | left | . | She | stayed | .`` with ``word_tokenize``;
+- a ``"`` that opens the input becomes the opening-quote token (two backquotes), as does one
+  after a space or an opening bracket, so a quote opening a sentence right after a newline is
+  the closing-quote token (two apostrophes) with ``treebank`` and an opening one with
+  ``word_tokenize``;
+- a comma or colon that ends the input is split off even before a digit.
+
+Where Punkt finds no boundary (abbreviations such as ``Mr.``, a single sentence), and for
+sentences ending in ``?`` or ``!`` (split off either way), the tokens are the same.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -37,24 +69,97 @@ from pydantic import Field
 from evalkit._validate import sample_texts
 from evalkit._version import __version__
 from evalkit.assets.wordnet import wordnet, wordnet_version
-from evalkit.errors import InputError
+from evalkit.errors import AssetError, InputError
 from evalkit.metrics.base import MeanMetric, package_version
 from evalkit.metrics.params import MetricParams
 from evalkit.types import Sample, Stats
 
 if TYPE_CHECKING:  # pragma: no cover
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
+    from nltk.tokenize import NLTKWordTokenizer
 
-__all__ = ["METEOR", "TOKENIZERS", "meteor_sentence", "tokenize"]
+__all__ = ["METEOR", "PUNKT_RESOURCE", "TOKENIZERS", "meteor_sentence", "require_punkt", "tokenize"]
 
-#: ``wordpunct`` is nltk's ``wordpunct_tokenize`` (``WordPunctTokenizer``, the regular
-#: expression ``\w+|[^\w\s]+``): runs of word characters, and runs of other non-space
-#: characters. It needs no model data (nltk's ``word_tokenize`` needs ``punkt``, which is not
-#: available offline). ``whitespace`` is ``str.split()``.
+#: The Punkt model that nltk 3.10's ``sent_tokenize`` (and so ``word_tokenize``) loads for
+#: English, under a folder of ``nltk.data.path``. nltk 3.10 no longer reads the older pickled
+#: model ``tokenizers/punkt/english.pickle``.
+PUNKT_RESOURCE = "tokenizers/punkt_tab/english/"
+
+_PUNKT_HINT = (
+    "evalkit never downloads it: on a machine with network run "
+    "`python -m nltk.downloader -d DIR punkt_tab`, copy DIR (it holds "
+    "tokenizers/punkt_tab/english/) to this machine and set NLTK_DATA to it, "
+    "or use tokenize=treebank, which needs no model."
+)
+
+
+def require_punkt(needed_by: str = "meteor") -> None:
+    """Check that nltk can load its English Punkt model, as ``sent_tokenize`` loads it.
+
+    nltk looks for :data:`PUNKT_RESOURCE` under each folder of ``nltk.data.path`` (which starts
+    with the folders of ``$NLTK_DATA`` as set when nltk was imported); nothing is downloaded.
+
+    Args:
+        needed_by: Named in the error message (the metric that needs Punkt).
+
+    Raises:
+        AssetError: When the model, or one of its files, is not found or cannot be read; the
+            message names the folders searched and how to install the model offline.
+    """
+    import nltk.data
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    try:
+        PunktTokenizer("english")
+    except LookupError:
+        searched = ", ".join(str(p) for p in nltk.data.path) or "(none)"
+        raise AssetError(
+            f"{needed_by}: tokenize=word_tokenize needs nltk's English Punkt model "
+            f"{PUNKT_RESOURCE}, which is not under any folder of nltk's data path "
+            f"(nltk.data.path, from $NLTK_DATA and nltk's defaults: {searched}). {_PUNKT_HINT}"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise AssetError(
+            f"{needed_by}: tokenize=word_tokenize needs nltk's English Punkt model, but nltk "
+            f"could not read it: {type(exc).__name__}: {exc}. {_PUNKT_HINT}"
+        ) from exc
+
+
+@functools.cache
+def _nltk_word_tokenizer() -> NLTKWordTokenizer:
+    from nltk.tokenize import NLTKWordTokenizer
+
+    return NLTKWordTokenizer()
+
+
+def _treebank(text: str) -> list[str]:
+    """``NLTKWordTokenizer().tokenize(text)`` over the whole text (no sentence splitting)."""
+    tokens: list[str] = _nltk_word_tokenizer().tokenize(text)
+    return tokens
+
+
+def _word_tokenize(text: str) -> list[str]:
+    """Exactly ``nltk.word_tokenize(text)``: Punkt sentences, then ``NLTKWordTokenizer``."""
+    from nltk.tokenize import word_tokenize
+
+    try:
+        tokens: list[str] = word_tokenize(text)
+    except LookupError:
+        require_punkt()  # raises the AssetError that explains the missing model
+        raise
+    return tokens
+
+
+#: The tokenizers by name (see the module docstring): ``wordpunct`` is nltk's
+#: ``wordpunct_tokenize`` (``WordPunctTokenizer``, the regular expression ``\w+|[^\w\s]+``),
+#: ``whitespace`` is ``str.split()``, ``treebank`` is nltk's ``NLTKWordTokenizer`` over the
+#: whole text, and ``word_tokenize`` is ``nltk.word_tokenize`` (needs the Punkt model).
 _WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
 TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
     "wordpunct": _WORDPUNCT.findall,
     "whitespace": str.split,
+    "treebank": _treebank,
+    "word_tokenize": _word_tokenize,
 }
 
 #: Entries kept in each per-process memo before it is cleared (bounds memory on huge or
@@ -69,6 +174,10 @@ def tokenize(text: str, method: str = "wordpunct") -> list[str]:
     ['Isn', "'", 't', 'it', '3', '.', '14', ',', '(', 'roughly', ')?']
     >>> tokenize("Isn't it 3.14?", "whitespace")
     ["Isn't", 'it', '3.14?']
+    >>> tokenize('He left. She said "no, thanks."', "treebank")
+    ['He', 'left.', 'She', 'said', '``', 'no', ',', 'thanks', '.', "''"]
+    >>> tokenize("It isn't.", "treebank")
+    ['It', 'is', "n't", '.']
     """
     return TOKENIZERS[method](text)
 
@@ -317,7 +426,8 @@ class METEOR(MeanMetric):
     (``delta``), chooses among alignments by fewest crossings, uses other default parameters
     (``alpha=0.85, beta=0.2, gamma=0.6`` for English) and computes the corpus score from
     pooled statistics. Hugging Face ``evaluate``'s ``meteor`` calls nltk after
-    ``nltk.word_tokenize``; its numbers match evalkit's where that tokenization does.
+    ``nltk.word_tokenize`` on each prediction and reference and reports the mean of sample
+    scores: ``tokenize="word_tokenize"`` reproduces its numbers (with the same WordNet 3.0).
 
     Values: ``meteor`` in ``[0, 1]``. Per-sample statistic: ``[score]``.
 
@@ -327,12 +437,18 @@ class METEOR(MeanMetric):
         beta: Shape of the fragmentation penalty, ``>= 0``.
         gamma: Maximum fragmentation penalty, in ``[0, 1]``.
         tokenize: ``"wordpunct"`` (default: nltk's ``wordpunct_tokenize``, runs of word
-            characters and runs of punctuation) or ``"whitespace"``. nltk's ``meteor_score``
-            takes tokens, so the tokenizer is part of the metric and of its signature.
+            characters and runs of punctuation), ``"whitespace"`` (``str.split``),
+            ``"word_tokenize"`` (``nltk.word_tokenize``, as Hugging Face ``evaluate``'s
+            ``meteor``; needs nltk's English Punkt model locally) or ``"treebank"`` (nltk's
+            ``NLTKWordTokenizer`` over the whole text: ``word_tokenize`` without Punkt's
+            sentence splitting, equal to it except around sentence-final periods and quotes
+            inside the text, see the module docstring). nltk's ``meteor_score`` takes tokens,
+            so the tokenizer is part of the metric and of its signature.
 
     Raises:
         ConfigError: On a parameter of the wrong type or out of range.
-        AssetError: When WordNet is missing (at construction, before any model call).
+        AssetError: When WordNet is missing, or with ``tokenize="word_tokenize"`` when nltk's
+            English Punkt model is missing (at construction, before any model call).
         InputError: From :meth:`sample_stats`, on a sample whose references are all empty.
 
     References:
@@ -374,14 +490,20 @@ class METEOR(MeanMetric):
         gamma: float = Field(
             0.5, ge=0, le=1, allow_inf_nan=False, description="maximum fragmentation penalty"
         )
-        tokenize: Literal["wordpunct", "whitespace"] = Field(
-            "wordpunct", description="nltk's wordpunct_tokenize, or str.split"
+        tokenize: Literal["wordpunct", "whitespace", "word_tokenize", "treebank"] = Field(
+            "wordpunct",
+            description=(
+                "nltk's wordpunct_tokenize, str.split, nltk.word_tokenize (Hugging Face "
+                "evaluate's; needs the Punkt model), or NLTKWordTokenizer without Punkt"
+            ),
         )
 
     p: Params
 
     def setup(self) -> None:
         self._tokenize = TOKENIZERS[self.p.tokenize]
+        if self.p.tokenize == "word_tokenize":
+            require_punkt(self.name)  # refuse now, not at the first sample
         # Fails here, before any model call, when WordNet is missing (cheap: no loading).
         self._wordnet_version = wordnet_version(self.name)
 
