@@ -249,29 +249,49 @@ def retrieval_examples(name: str, workdir: Path) -> Examples:
 
 
 def image_examples(name: str, workdir: Path) -> Examples:
-    """Image metrics: generated digits (PNG bytes) against a reference set of 300 digits."""
+    """Image metrics: generated digits (PNG bytes) against a reference set of 300 digits.
+
+    Each sample also carries precomputed features of its image (``outputs["features"]``, what
+    the ``features:`` adapter returns), which ``extractor: precomputed`` scores against the
+    reference digits' features.
+    """
     from evalkit.assets.image_features import digits_data
     from evalkit.data.images import encode_png
+    from tests._image_helpers import row_features
 
     images, _, _, held = digits_data()
     ref = workdir / "reference.npz"
+    gen_features, ref_features = workdir / "gen_features.npy", workdir / "ref_features.npz"
     if not ref.exists():
         np.savez(ref, images=images[held[300:]])
+        np.save(gen_features, row_features(images[held[:60]]).astype(np.float32))
+        np.savez(ref_features, features=row_features(images[held[300:]]).astype(np.float32))
     samples = [
-        Sample(id=str(i), outputs={"image": encode_png(images[j])}) for i, j in enumerate(held[:60])
+        Sample(
+            id=str(i),
+            outputs={"image": encode_png(images[j]), "features": f"{gen_features}#{i}"},
+        )
+        for i, j in enumerate(held[:60])
     ]
+    precomputed = {"extractor": "precomputed", "reference": str(ref_features)}
     table: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         "fid": (
-            [{"extractor": "python:tests._image_helpers:row_features"}],
-            [{"extractor": 3}, {"reference": 1}, {"weights": 2}, {"reference": "no/such.npz"}],
+            [{"extractor": "python:tests._image_helpers:row_features"}, precomputed],
+            [
+                {"extractor": 3},
+                {"reference": 1},
+                {"weights": 2},
+                {"reference": "no/such.npz"},
+                {"extractor": "precomputed", "weights": "w.pth"},
+            ],
         ),
         "kid": (
-            [{"subsets": 7, "subset_size": 30, "seed": 3}],
+            [{"subsets": 7, "subset_size": 30, "seed": 3}, {**precomputed, "subsets": 5}],
             [{"subsets": 0}, {"subset_size": 1}, {"seed": "1"}, {"subsets": True}],
         ),
         "inception_score": (
             [{"splits": 4}],
-            [{"splits": 0}, {"splits": 2.5}, {"reference": "x.npz"}],
+            [{"splits": 0}, {"splits": 2.5}, {"reference": "x.npz"}, {"extractor": "precomputed"}],
         ),
     }
     params, bad = table[name]
@@ -283,11 +303,17 @@ def image_examples(name: str, workdir: Path) -> Examples:
 
 DIVERSITY_PARAMS: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
     "distinct_n": (
-        [{"n": 1, "tokenize": "13a"}, {"lowercase": True}],
-        [{"n": 0}, {"tokenize": "spacy"}, {"lowercase": "yes"}],
+        [{"n": 1, "tokenize": "13a"}, {"lowercase": True}, {"n": [3, 1]}],
+        [{"n": 0}, {"tokenize": "spacy"}, {"lowercase": "yes"}, {"n": []}, {"n": [1, 1]}],
     ),
-    "ngram_entropy": ([{"n": 3}, {"tokenize": "13a"}], [{"n": "2"}, {"n": 0}]),
-    "repetition": ([{"n": 2, "lowercase": True}], [{"lowercase": "yes"}, {"n": -1}]),
+    "ngram_entropy": (
+        [{"n": 3}, {"tokenize": "13a"}, {"n": [1, 2, 4]}],
+        [{"n": "2"}, {"n": 0}, {"n": [2, 11]}],
+    ),
+    "repetition": (
+        [{"n": 2, "lowercase": True}, {"n": [1, 4]}],
+        [{"lowercase": "yes"}, {"n": -1}, {"n": [1, "2"]}],
+    ),
     "self_bleu": (
         [{"sample_size": 2, "seed": 3}, {"max_ngram_order": 2, "smooth_method": "floor"}],
         [{"sample_size": 1}, {"tokenize": "13b"}, {"smooth_method": "laplace"}],
