@@ -15,10 +15,7 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,22 +25,9 @@ from evalkit.metrics.image.fid import frechet_distance
 from evalkit.metrics.image.inception_score import inception_score_from_logits
 from evalkit.metrics.image.kid import kid_from_features
 from evalkit.metrics.image.reference import feature_stats
-from tests.conftest import ROOT
+from tests._image_helpers import pytorch_fid_function
 
 torch = pytest.importorskip("torch")
-
-
-def _pytorch_fid_function() -> Callable[..., Any]:
-    """pytorch-fid's ``calculate_frechet_distance``, loaded as the image benchmark loads it."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        found = importlib.import_module("image").pytorch_fid_distance()
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    if found is None:
-        pytest.skip("pytorch-fid is not installed (pip install --no-deps pytorch-fid)")
-    result: Callable[..., Any] = found
-    return result
 
 
 def _feature_sets(d: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +40,7 @@ def _feature_sets(d: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize(("d", "n", "seed"), [(8, 50, 0), (64, 300, 1), (256, 1000, 2)])
 def test_fid_equals_pytorch_fid(d: int, n: int, seed: int) -> None:
-    reference = _pytorch_fid_function()
+    reference = pytorch_fid_function()
     a, b = _feature_sets(d, n, seed)
     (m1, s1), (m2, s2) = feature_stats(a), feature_stats(b)
     # pytorch-fid's own statistics: np.mean(axis=0), np.cov(rowvar=False)

@@ -8,12 +8,9 @@ pytorch-fid's ``calculate_frechet_distance`` and torchmetrics' KID on random fea
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
-import sys
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,7 @@ from evalkit.metrics.image.kid import KID, kid_from_features
 from evalkit.metrics.image.reference import feature_stats, save_reference_stats
 from evalkit.registry import ADAPTERS, build_adapter
 from evalkit.types import GenerateRequest, Sample
-from tests.conftest import ROOT
+from tests._image_helpers import pytorch_fid_function
 
 
 def _features(n: int, d: int, seed: int, shift: float = 0.0) -> np.ndarray:
@@ -303,21 +300,9 @@ def test_precomputed_parameter_errors(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------- parity
 
 
-def _pytorch_fid_function() -> Callable[..., Any]:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        found = importlib.import_module("image").pytorch_fid_distance()
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    if found is None:
-        pytest.skip("pytorch-fid is not installed (pip install --no-deps pytorch-fid)")
-    result: Callable[..., Any] = found
-    return result
-
-
 def test_fid_from_features_equals_pytorch_fid() -> None:
     pytest.importorskip("scipy")
-    reference = _pytorch_fid_function()
+    reference = pytorch_fid_function()
     gen, ref = _features(300, 64, 2, shift=0.3), _features(300, 64, 3)
     assert gen.dtype == np.float32
     # pytorch-fid's statistics (np.mean, np.cov(rowvar=False)) on the features in float64.
