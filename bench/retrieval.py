@@ -6,7 +6,8 @@ about two thirds of them retrieved), all four measures in one call, from the sam
 ``{query: {doc: score}}`` and ``{query: {doc: grade}}`` dicts:
 
 - ``evalkit``: ``evalkit.metrics.retrieval.ranking.evaluate(qrels, run, measures)`` (checks the
-  inputs, then vectorised NumPy over a padded score matrix; see ``evalkit/metrics/_ranking.py``);
+  inputs, then vectorised NumPy over a padded score matrix; see
+  ``evalkit/metrics/retrieval/_engine.py``);
 - ``pytrec_eval``: ``RelevanceEvaluator(qrels, measures).evaluate(run)`` plus the mean of each
   measure: trec_eval's C code, including pytrec_eval's conversion of the dicts;
 - ``ranx (with Qrels/Run)``: ``evaluate(Qrels(qrels), Run(run), measures)``, building ranx's

@@ -21,7 +21,7 @@ done
 
 apt_packages=()
 if [ ! -f /usr/share/wordnet/index.sense ] && [ -z "${EVALKIT_WORDNET_DIR:-}" ]; then
-  apt_packages+=(wordnet-base wordnet-sense-index)  # METEOR's WordNet (evalkit/assets.py)
+  apt_packages+=(wordnet-base wordnet-sense-index)  # METEOR's WordNet (evalkit/assets/wordnet.py)
 fi
 if [ "$dev" -eq 1 ] && ! command -v chromium >/dev/null && [ -z "${EVALKIT_CHROMIUM:-}" ]; then
   apt_packages+=(chromium)  # the browser the report tests drive through Playwright (tests/browser.py)
