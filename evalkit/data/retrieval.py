@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from evalkit._io import iter_jsonl
 from evalkit._textio import utf8_lines
@@ -243,7 +243,25 @@ def _json_mapping(path: Path, what: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- Qrels
 
 
-class Qrels(Mapping[str, dict[str, int]]):
+V = TypeVar("V", int, float)
+
+
+class _ByQuery(Mapping[str, dict[str, V]]):
+    """A read-only ``{query id: {doc id: value}}`` mapping over ``self._data``."""
+
+    _data: dict[str, dict[str, V]]
+
+    def __getitem__(self, key: str) -> dict[str, V]:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class Qrels(_ByQuery[int]):
     """Graded relevance judgments: ``{query_id: {doc_id: grade}}``.
 
     A read-only mapping that remembers where each query was read from, for error messages.
@@ -265,15 +283,6 @@ class Qrels(Mapping[str, dict[str, int]]):
             self._data = _validated_qrels(data, source)
         else:
             self._data = dict(data)
-
-    def __getitem__(self, key: str) -> dict[str, int]:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
     def __repr__(self) -> str:
         return f"Qrels({len(self)} queries, {self.n_judgments} judgments, from {self.source})"
@@ -431,7 +440,7 @@ def _checked_qid(qid: Any, source: str) -> str:
 # --------------------------------------------------------------------------------------- Run
 
 
-class Run(Mapping[str, dict[str, float]]):
+class Run(_ByQuery[float]):
     """Ranked documents with scores: ``{query_id: {doc_id: score}}``.
 
     A query that is present with no documents is an empty ranking (it scores zero); a query
@@ -458,15 +467,6 @@ class Run(Mapping[str, dict[str, float]]):
             self._data = _validated_run(data, source)
         else:
             self._data = dict(data)
-
-    def __getitem__(self, key: str) -> dict[str, float]:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
     def __repr__(self) -> str:
         n = sum(len(v) for v in self._data.values())

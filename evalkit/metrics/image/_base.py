@@ -42,6 +42,7 @@ from evalkit.data.images import (
 )
 from evalkit.errors import ConfigError, InputError
 from evalkit.metrics.base import Metric
+from evalkit.metrics.image._stack import decode_batch
 from evalkit.metrics.image.precomputed import is_precomputed, make_extractor, sample_features
 from evalkit.metrics.image.reference import (
     ReferenceStats,
@@ -78,8 +79,8 @@ def _canonical(rows: np.ndarray) -> np.ndarray:
 
 def sample_images(metric: str, batch: Sequence[Sample]) -> np.ndarray:
     """The generated images of a batch (``outputs["image"]``), stacked as uint8 NHWC."""
-    arrays = []
-    for s in batch:
+
+    def image_of(s: Sample) -> Any:
         ref = s.outputs.get("image") if s.outputs else None
         if ref is None and s.outputs and "features" in s.outputs:
             raise InputError(
@@ -92,16 +93,16 @@ def sample_images(metric: str, batch: Sequence[Sample]) -> np.ndarray:
                 "model that serves generate_images requests (images:FOLDER, images:FILE.npz, "
                 "images:python:MODULE:FN)."
             )
-        try:
-            arrays.append(decode_reference(ref))
-        except InputError as exc:
-            raise InputError(f"{metric}: sample '{s.id}': {exc}") from None
-    if arrays and len({a.shape for a in arrays}) > 1:
-        first = {a.shape: s.id for a, s in zip(arrays, batch, strict=True)}
-        listing = ", ".join(f"'{i}' {sh[0]}x{sh[1]}x{sh[2]}" for sh, i in first.items())
-        raise InputError(
-            f"{metric}: generated images differ in size or channels ({listing}); generate one size."
-        )
+        return ref
+
+    arrays = decode_batch(
+        metric,
+        batch,
+        image_of,
+        decode_reference,
+        lambda sh: f"{sh[0]}x{sh[1]}x{sh[2]}",
+        "generated images differ in size or channels ({listing}); generate one size.",
+    )
     return np.stack(arrays) if arrays else np.zeros((0, 1, 1, 1), np.uint8)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from evalkit.assets.image_features import FeatureExtractor, get_extractor
 from evalkit.data.images import decode_feature_reference, load_features
 from evalkit.errors import ConfigError, InputError
+from evalkit.metrics.image._stack import decode_batch
 from evalkit.types import Sample
 
 __all__ = ["PRECOMPUTED", "PrecomputedFeatures", "is_precomputed", "make_extractor"]
@@ -79,8 +80,8 @@ def make_extractor(spec: Any, weights: str | Path | None = None) -> FeatureExtra
 
 def sample_features(metric: str, batch: Sequence[Sample]) -> np.ndarray:
     """The precomputed features of a batch (``outputs["features"]``), stacked ``(N, D)``."""
-    rows = []
-    for s in batch:
+
+    def features_of(s: Sample) -> Any:
         ref = s.outputs.get("features") if s.outputs else None
         if ref is None:
             has_image = bool(s.outputs) and "image" in s.outputs
@@ -93,14 +94,14 @@ def sample_features(metric: str, batch: Sequence[Sample]) -> np.ndarray:
                 f"{metric}: sample '{s.id}' has no precomputed features (outputs['features']); "
                 f"{fix}."
             )
-        try:
-            rows.append(decode_feature_reference(ref))
-        except InputError as exc:
-            raise InputError(f"{metric}: sample '{s.id}': {exc}") from None
-    if rows and len({r.shape for r in rows}) > 1:
-        first = {r.shape: s.id for r, s in zip(rows, batch, strict=True)}
-        listing = ", ".join(f"'{i}' {sh[0]}" for sh, i in first.items())
-        raise InputError(
-            f"{metric}: precomputed features differ in dimension ({listing}); use one extractor."
-        )
+        return ref
+
+    rows = decode_batch(
+        metric,
+        batch,
+        features_of,
+        decode_feature_reference,
+        lambda sh: str(sh[0]),
+        "precomputed features differ in dimension ({listing}); use one extractor.",
+    )
     return np.stack(rows) if rows else np.zeros((0, 0))
