@@ -31,355 +31,38 @@ more characters of a secret (so a key cut at any point stays hidden) and any ech
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import email.utils
 import functools
 import http.client
-import io
-import ipaddress
 import json
 import logging
-import math
 import random
-import re
-import select
 import socket
 import ssl
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 
-log = logging.getLogger("evalkit.http")
-
-#: What replaces a secret in messages.
-REDACTED = "[REDACTED]"
-#: The shortest piece of a secret that is redacted: a key cut anywhere leaves at most 7 of
-#: its characters on either side of the cut, too few to guess the rest or to use it.
-MIN_PIECE = 8
-#: How much of a response body is read for an error message, redacted, then cut.
-_SCAN_CHARS = 65536
-#: Excerpt lengths: a server's error message, and the start of a malformed 2xx body.
-MESSAGE_CHARS = 300
-MALFORMED_CHARS = 80
-
-# A credential after "Authorization:" (with an optional scheme word such as Bearer or Basic),
-# and a token after "Bearer": an echoed header other than the key itself (a proxy's token).
-_AUTH_VALUE = re.compile(
-    r"""(?i)(\bauthorization\b["']?\s*[:=]\s*["']?(?:[a-z]+\s+)?)(?!\[REDACTED\])[^\s"',;}]+"""
+# The transport's parts, importable from here as before the split: redaction, retry settings
+# and failure types, per-attempt deadlines, response reading.
+from evalkit.adapters._http_deadline import (
+    _Deadline,
+    _DeadlineResponse,
+    _dropped,
+    _resolve,
 )
-_BEARER_TOKEN = re.compile(r"""(?i)(\bbearer\s+)(?!\[REDACTED\])[^\s"'<>,;)\]}]{8,}""")
+from evalkit.adapters._http_redact import MALFORMED_CHARS as MALFORMED_CHARS
+from evalkit.adapters._http_redact import MESSAGE_CHARS as MESSAGE_CHARS
+from evalkit.adapters._http_redact import MIN_PIECE as MIN_PIECE
+from evalkit.adapters._http_redact import REDACTED as REDACTED
+from evalkit.adapters._http_redact import excerpt, redact
+from evalkit.adapters._http_response import read_response
+from evalkit.adapters._http_retry import RequestFailed, RetryPolicy, _Attempt
+from evalkit.adapters._http_retry import parse_retry_after as parse_retry_after
 
+__all__ = ["JSONClient", "RequestFailed", "RetryPolicy", "excerpt", "redact"]
 
-def _forms(secret: str) -> set[str]:
-    """The spellings a server may echo a secret in: as is, JSON-escaped, URL-quoted."""
-    escaped = json.dumps(secret)[1:-1]
-    return {
-        secret,
-        escaped,
-        escaped.replace("/", "\\/"),
-        urllib.parse.quote(secret, safe=""),
-    }
-
-
-def _spans(text: str, secret: str) -> list[tuple[int, int]]:
-    """Where ``text`` holds ``secret`` or any piece of it of :data:`MIN_PIECE` characters."""
-    if len(secret) <= MIN_PIECE:
-        pieces = {secret}
-    else:
-        # Every piece of the secret of MIN_PIECE or more characters is a run of overlapping
-        # MIN_PIECE-grams of it, so marking each gram's occurrences covers them all.
-        pieces = {secret[i : i + MIN_PIECE] for i in range(len(secret) - MIN_PIECE + 1)}
-    spans = []
-    for piece in pieces:
-        at = text.find(piece)
-        while at != -1:
-            spans.append((at, at + len(piece)))
-            at = text.find(piece, at + 1)
-    return spans
-
-
-def _replace(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with each run of overlapping or touching spans replaced by one marker."""
-    merged: list[list[int]] = []
-    for start, stop in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], stop)
-        else:
-            merged.append([start, stop])
-    out, pos = [], 0
-    for start, stop in merged:
-        out += [text[pos:start], REDACTED]
-        pos = stop
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every piece of a secret and every echoed credential replaced.
-
-    Each secret, and each run of :data:`MIN_PIECE` (8) or more characters of it, is replaced
-    by ``[REDACTED]``, as is its JSON-escaped or URL-quoted form; so is the value after
-    ``Authorization:`` and a token after ``Bearer``. Secrets shorter than 4 characters are
-    ignored: replacing them would garble messages without protecting anything.
-
-    >>> redact("bad key sk-1234567890abcdef given", ["sk-1234567890abcdef"])
-    'bad key [REDACTED] given'
-    >>> redact("cut: 7890abcdef", ["sk-1234567890abcdef"])  # a piece left by a cut
-    'cut: [REDACTED]'
-    >>> redact("Authorization: Basic dXNlcjpwYXNz", [])
-    'Authorization: Basic [REDACTED]'
-    """
-    spans: list[tuple[int, int]] = []
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            for form in _forms(secret):
-                spans.extend(_spans(text, form))
-    if spans:
-        text = _replace(text, spans)
-    text = _AUTH_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
-    return _BEARER_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
-
-
-def excerpt(text: str, secrets: Iterable[str], limit: int = MESSAGE_CHARS) -> str:
-    """The first ``limit`` characters of ``text`` once redacted (redaction comes first).
-
-    Cutting first would leave part of a secret that straddles the cut for redaction to miss;
-    redacting the whole text first cannot.
-
-    >>> excerpt("key=sk-1234567890abcdef", ["sk-1234567890abcdef"], limit=12)
-    'key=[REDACTE'
-    """
-    return redact(text[:_SCAN_CHARS], secrets)[:limit]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long to wait for one response and how to retry.
-
-    Attributes:
-        timeout_s: Deadline of one attempt (connect, send, response headers and body).
-        max_attempts: Attempts per request, the first included.
-        backoff_base_s: Base of the exponential backoff.
-        backoff_max_s: Cap of one backoff wait; a ``Retry-After`` above it ends the retries.
-    """
-
-    timeout_s: float = 60.0
-    max_attempts: int = 5
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """The wait after failed attempt ``attempt`` (1-based): "full jitter".
-
-        ``uniform(0, min(backoff_max_s, backoff_base_s * 2 ** (attempt - 1)))``, the variant
-        that spreads competing clients best (Brooker, "Exponential Backoff And Jitter", AWS
-        Architecture Blog, 2015).
-
-        >>> p = RetryPolicy(backoff_base_s=1.0, backoff_max_s=3.0)
-        >>> all(0 <= p.backoff(5, random.Random(i)) <= 3.0 for i in range(100))
-        True
-        """
-        cap = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempt - 1))
-        return rng.uniform(0.0, cap)
-
-
-def parse_retry_after(value: str | None, now: _dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date (RFC 9110).
-
-    Returns ``None`` for a missing or unreadable value; a date in the past gives 0.
-
-    >>> parse_retry_after("3")
-    3.0
-    >>> now = _dt.datetime(2024, 1, 1, 12, 0, 0, tzinfo=_dt.timezone.utc)
-    >>> parse_retry_after("Mon, 01 Jan 2024 12:00:02 GMT", now)
-    2.0
-    >>> parse_retry_after("soon") is None
-    True
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)  # RFC 9110 says integer; servers also send "1.5"
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=_dt.timezone.utc)
-        now = now or _dt.datetime.now(_dt.timezone.utc)
-        return max(0.0, (when - now).total_seconds())
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-class RequestFailed(Exception):
-    """A request that failed for good; ``str()`` is safe to record (secrets redacted).
-
-    Attributes:
-        status: The last HTTP status, or ``None`` when no response came.
-        attempts: Attempts made.
-    """
-
-    def __init__(self, message: str, status: int | None = None, attempts: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-        self.attempts = attempts
-
-
-class _Attempt(Exception):
-    """One failed attempt (internal)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        transient: bool,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.transient = transient
-        self.status = status
-        self.retry_after = retry_after
-
-
-def _dropped(sock: socket.socket) -> bool:
-    """Whether an idle keep-alive socket was closed by the server (it reads as ready)."""
-    try:
-        if hasattr(select, "poll"):
-            poller = select.poll()
-            poller.register(sock, select.POLLIN)
-            return bool(poller.poll(0))
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable)
-    except (OSError, ValueError):
-        return True
-
-
-def _server_message(body: bytes, secrets: Iterable[str], limit: int = MESSAGE_CHARS) -> str:
-    """The redacted error text of a failed response: OpenAI's ``error.message`` or the body."""
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        doc = None
-    if isinstance(doc, dict):
-        err = doc.get("error", doc.get("detail", doc.get("message")))
-        if isinstance(err, dict):
-            err = err.get("message", err)
-        if err is not None:
-            text = err if isinstance(err, str) else json.dumps(err)
-            return excerpt(text, secrets, limit).strip()
-    raw = body[: _SCAN_CHARS * 4].decode("utf-8", "replace")
-    return excerpt(raw, secrets, limit).strip()
-
-
-class _Deadline:
-    """One attempt's deadline on the monotonic clock."""
-
-    def __init__(self, seconds: float) -> None:
-        self.at = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        """Seconds left (> 0).
-
-        Raises:
-            TimeoutError: The deadline has passed.
-        """
-        left = self.at - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
-        return left
-
-
-class _DeadlineReader(io.RawIOBase):
-    """A socket's raw reader that gives each ``recv`` only the time left before a deadline.
-
-    ``http.client`` reads the status line, the headers and the body through a buffered
-    reader over this; a socket timeout alone would restart with every byte received.
-    """
-
-    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
-        super().__init__()
-        self._sock = sock
-        # An unbuffered socket file counts as a reference to the socket, so a connection
-        # closed under a response (``will_close``) keeps its socket until the body is read.
-        self._raw = sock.makefile("rb", buffering=0)
-        self._deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int | None:
-        self._sock.settimeout(self._deadline.remaining())
-        return self._raw.readinto(buffer)
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
-
-
-class _DeadlineSocket:
-    """What ``http.client.HTTPResponse`` needs of a socket: a file that keeps the deadline."""
-
-    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
-        self._sock = sock
-        self._deadline = deadline
-
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
-
-
-class _DeadlineResponse(http.client.HTTPResponse):
-    """An HTTP response whose every read keeps to the attempt's deadline."""
-
-    def __init__(
-        self,
-        sock: socket.socket,
-        debuglevel: int = 0,
-        method: str | None = None,
-        url: str | None = None,
-        *,
-        deadline: _Deadline,
-    ) -> None:
-        super().__init__(
-            cast(socket.socket, _DeadlineSocket(sock, deadline)), debuglevel, method, url
-        )
-
-
-def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
-    """``getaddrinfo`` within the deadline (it has no timeout of its own)."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:  # a literal address: nothing to look up, nothing can block
-        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
-    found: list[Any] = []
-
-    def look_up() -> None:
-        try:
-            found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
-        except OSError as exc:
-            found.append(exc)
-
-    # A slow resolver is left to finish on its own in a daemon thread; the attempt moves on.
-    worker = threading.Thread(target=look_up, name="evalkit-http-resolve", daemon=True)
-    worker.start()
-    worker.join(deadline.remaining())
-    if not found:
-        raise TimeoutError
-    if isinstance(found[0], OSError):
-        raise found[0]
-    return cast(list[Any], found[0])
+log = logging.getLogger("evalkit.http")
 
 
 class JSONClient:
@@ -590,33 +273,7 @@ class JSONClient:
                 f"the request could not be sent ({type(exc).__name__}: invalid header or URL)",
                 transient=False,
             ) from None
-        status = resp.status
-        if 200 <= status < 300:
-            try:
-                return json.loads(body)
-            except ValueError:
-                text = body[: _SCAN_CHARS * 4].decode("utf-8", "replace")
-                shown = excerpt(text, self.secrets(), MALFORMED_CHARS)
-                raise _Attempt(
-                    f"malformed JSON in an HTTP {status} response ({shown!r})",
-                    transient=True,
-                    status=status,
-                ) from None
-        reason = excerpt(resp.reason or "", self.secrets(), 80)
-        server_text = _server_message(body, self.secrets())
-        message = f"HTTP {status} {reason}: {server_text}".rstrip(": ")
-        if status == 429 or 500 <= status < 600:
-            wait = None
-            ms = resp.getheader("retry-after-ms")
-            if ms is not None:
-                try:
-                    wait = max(0.0, float(ms) / 1000.0)
-                except ValueError:
-                    wait = None
-            if wait is None:
-                wait = parse_retry_after(resp.getheader("Retry-After"))
-            raise _Attempt(message, transient=True, status=status, retry_after=wait)
-        raise _Attempt(message, transient=False, status=status)
+        return read_response(resp, body, self.secrets)
 
     def post(self, path: str, body: Mapping[str, Any]) -> Any:
         """POST ``body`` as JSON to ``base_url + path`` and return the decoded response.

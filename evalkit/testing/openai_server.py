@@ -51,18 +51,26 @@ keep-alive connections close after ``idle_timeout_s``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from evalkit.testing.backends import Backend, ScriptedBackend, TokenScore
+from evalkit.testing._server_api import LOGPROBS_MODES, _BadRequest, _OpenAIAPI
+from evalkit.testing._server_faults import ECHO_KINDS, FAULT_KINDS, Fault, _echo_key, _error, _unit
+from evalkit.testing._server_http import (
+    RecordedRequest,
+    _Handler,
+    _HTTPServer,
+    dribble,
+    send,
+    send_json,
+)
+from evalkit.testing.backends import Backend, ScriptedBackend
 
 __all__ = [
     "ECHO_KINDS",
@@ -73,188 +81,8 @@ __all__ = [
     "RecordedRequest",
 ]
 
-FAULT_KINDS = (
-    "429",
-    "500",
-    "503",
-    "400",
-    "401",
-    "slow",
-    "malformed",
-    "drop",
-    "dribble",
-    "dribble_body",
-)
-#: The kinds that can echo the API key (``Fault.echo_key_at``).
-ECHO_KINDS = ("401", "500", "malformed")
-LOGPROBS_MODES = ("echo", "generated_only", "null", "mismatch")
 
-
-@dataclass(frozen=True)
-class Fault:
-    """One scripted fault.
-
-    Attributes:
-        kind: One of :data:`FAULT_KINDS`.
-        retry_after: The ``Retry-After`` header value sent with a 429/500/503 (seconds or an
-            HTTP date); ``None`` sends none.
-        delay_s: How long a ``slow`` response waits before answering.
-        byte_interval_s: The wait between two bytes of a ``dribble`` or ``dribble_body``
-            response.
-        echo_key_at: For ``401``, ``500`` and ``malformed``: echo the API key starting this
-            many characters into the shown text (see the module docstring); ``None`` echoes
-            nothing new.
-    """
-
-    kind: str
-    retry_after: str | None = None
-    delay_s: float = 1.0
-    byte_interval_s: float = 0.25
-    echo_key_at: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {self.kind!r}; kinds: {', '.join(FAULT_KINDS)}.")
-        if self.echo_key_at is not None and (self.kind not in ECHO_KINDS or self.echo_key_at < 0):
-            raise ValueError(
-                f"echo_key_at needs a fault of kind {', '.join(ECHO_KINDS)} and a value >= 0."
-            )
-
-    @classmethod
-    def of(cls, spec: Fault | str | None) -> Fault | None:
-        """A fault from a ``Fault``, a kind name or ``None``."""
-        return spec if spec is None or isinstance(spec, Fault) else cls(spec)
-
-
-@dataclass
-class RecordedRequest:
-    """What the server saw of one request and what it did.
-
-    Attributes:
-        index: Arrival number, from 0.
-        path: The request path.
-        body: The decoded JSON body (``None`` when it was not JSON).
-        received_at: ``time.monotonic()`` when the body was read.
-        finished_at: ``time.monotonic()`` when the response was sent (or the connection cut).
-        status: The HTTP status sent; ``None`` for a dropped connection.
-        fault: The fault kind applied, if any.
-        authorized: Whether the ``Authorization`` header matched (``None`` without an API key).
-    """
-
-    index: int
-    path: str
-    body: Any
-    received_at: float
-    finished_at: float | None = None
-    status: int | None = None
-    fault: str | None = None
-    authorized: bool | None = None
-
-    @property
-    def prompt(self) -> str | None:
-        """The completion prompt, or the last user message of a chat request."""
-        return _prompt_of(self.body)
-
-
-def _prompt_of(body: Any) -> str | None:
-    if not isinstance(body, dict):
-        return None
-    if isinstance(body.get("prompt"), str):
-        return str(body["prompt"])
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-        if users and isinstance(users[-1].get("content"), str):
-            return str(users[-1]["content"])
-    return None
-
-
-class _BadRequest(Exception):
-    pass
-
-
-def _unit(*parts: object) -> float:
-    """A uniform number in [0, 1) from a hash of ``parts`` (deterministic across runs)."""
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.owner.idle_timeout_s)
-        if isinstance(self.connection, ssl.SSLSocket):
-            # Shake hands here, in this connection's thread, not in the accept loop.
-            self.connection.do_handshake()
-        # Headers and body go out in two writes; without TCP_NODELAY, Nagle's algorithm holds
-        # the body until the client's delayed ACK (40 ms on Linux) on keep-alive connections.
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.owner._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        except OSError:
-            pass
-        finally:
-            self.server.owner._track(self.connection, add=False)
-
-    def do_POST(self) -> None:
-        self.server.owner._handle(self)
-
-    def do_GET(self) -> None:
-        owner = self.server.owner
-        if self.path.rstrip("/") == "/v1/models":
-            owner._send_json(self, 200, {"object": "list", "data": [{"id": owner.model}]})
-        else:
-            owner._send_json(self, 404, _error(f"no route {self.path}", "not_found"))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: the server records requests instead
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    # socketserver's default listen backlog of 5 drops connections (1 s SYN retries) when
-    # clients open many at once; real servers listen with a larger one.
-    request_queue_size = 128
-    owner: OpenAIServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up (timeouts, drops) is expected here
-
-
-def _error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind}}
-
-
-def _filler(lead: str, n: int) -> str:
-    """Exactly ``n`` characters: ``lead`` then dots (cut short when ``n < len(lead)``)."""
-    return (lead + "." * n)[:n]
-
-
-def _echo_key(kind: str, at: int, auth: Any) -> tuple[int, Any, dict[str, str]]:
-    """A fault response that echoes the API key at offset ``at`` of the shown text."""
-    text = auth if isinstance(auth, str) else ""
-    key = text[len("Bearer ") :] if text.startswith("Bearer ") else text
-    if kind == "401":  # JSON, as OpenAI answers: the client shows error.message
-        message = _filler("Incorrect API key provided: ", at) + key + ". Check your key."
-        return 401, _error(message, "invalid_api_key"), {}
-    if kind == "500":  # a proxy's plain-text page: the client shows the body
-        body = _filler("upstream error for request with token ", at) + key + " (trace 7f3a)"
-        return 500, body.encode("utf-8"), {"Content-Type": "text/plain; charset=utf-8"}
-    # malformed: a 200 cut off mid-JSON, so the client shows the body; JSON escapes the key
-    escaped = json.dumps(key)[1:-1]
-    body = _filler('{"id": "cmpl-x", "choices": [{"text": "', at) + escaped + '", "fini'
-    return 200, body.encode("utf-8"), {}
-
-
-class OpenAIServer:
+class OpenAIServer(_OpenAIAPI):
     """An OpenAI-compatible server on ``127.0.0.1`` (see the module docstring).
 
     Args:
@@ -428,54 +256,6 @@ class OpenAIServer:
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _send(
-        self,
-        h: BaseHTTPRequestHandler,
-        status: int,
-        payload: bytes,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        headers = {"Content-Type": "application/json", **(headers or {})}
-        try:
-            h.send_response(status)
-            h.send_header("Content-Length", str(len(payload)))
-            for k, v in headers.items():
-                h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(payload)
-            h.wfile.flush()
-        except OSError:
-            h.close_connection = True  # the client gave up (timed out) already
-
-    def _dribble(
-        self, h: BaseHTTPRequestHandler, status: int, payload: bytes, fault: Fault
-    ) -> None:
-        """Send a response one byte at a time: from the status line, or the body only."""
-        head = (
-            f"HTTP/1.1 {status} {h.responses.get(status, ('',))[0]}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-        ).encode("latin-1")
-        if fault.kind == "dribble_body":
-            h.wfile.write(head)
-            head = b""
-        h.close_connection = True  # a half-sent response cannot be followed by another
-        try:
-            for i in range(len(head + payload)):
-                h.wfile.write((head + payload)[i : i + 1])
-                h.wfile.flush()
-                time.sleep(fault.byte_interval_s)
-        except OSError:
-            pass  # the client gave up: what this fault is for
-
-    def _send_json(
-        self,
-        h: BaseHTTPRequestHandler,
-        status: int,
-        doc: Any,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self._send(h, status, json.dumps(doc).encode("utf-8"), headers)
-
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length > 0 else b""
@@ -504,11 +284,11 @@ class OpenAIServer:
                     h.connection.shutdown(socket.SHUT_RDWR)
             elif fault is not None and fault.kind in ("dribble", "dribble_body"):
                 payload = doc if isinstance(doc, bytes) else json.dumps(doc).encode("utf-8")
-                self._dribble(h, status, payload, fault)
+                dribble(h, status, payload, fault)
             elif isinstance(doc, bytes):
-                self._send(h, status, doc, headers)
+                send(h, status, doc, headers)
             else:
-                self._send_json(h, status, doc, headers)
+                send_json(h, status, doc, headers)
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -549,80 +329,6 @@ class OpenAIServer:
         return 404, _error(f"no route {path}", "not_found"), {}
 
     # -- the API ----------------------------------------------------------------------------
-
-    def _params(self, body: dict[str, Any]) -> dict[str, Any]:
-        max_tokens = body.get("max_tokens", 16)
-        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 0):
-            raise _BadRequest("max_tokens must be a non-negative integer")
-        stop = body.get("stop") or []
-        stop = [stop] if isinstance(stop, str) else list(stop)
-        temperature = float(body.get("temperature", 1.0))
-        return {
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "stop": stop,
-            "seed": body.get("seed"),
-        }
-
-    def _envelope(self, obj: str, choice: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            n = len(self._records)
-        return {
-            "id": f"{'chatcmpl' if obj.startswith('chat') else 'cmpl'}-{n}",
-            "object": obj,
-            "created": int(time.time()),
-            "model": self.model,
-            "choices": [{"index": 0, **choice}],
-        }
-
-    def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        prompt = _prompt_of({"messages": body.get("messages")})
-        if prompt is None:
-            raise _BadRequest("messages must hold a user message with string content")
-        params = self._params(body)
-        if params["max_tokens"] == 0:
-            raise _BadRequest("max_tokens must be at least 1")
-        text, reason = self.backend.generate(prompt, **params)
-        return self._envelope(
-            "chat.completion",
-            {"message": {"role": "assistant", "content": text}, "finish_reason": reason},
-        )
-
-    def _completions(self, body: dict[str, Any]) -> dict[str, Any]:
-        prompt = body.get("prompt")
-        if not isinstance(prompt, str):
-            raise _BadRequest("prompt must be a string (lists of prompts are not served here)")
-        params = self._params(body)
-        if params["max_tokens"] == 0 and self.refuse_zero_max_tokens:
-            raise _BadRequest("max_tokens must be at least 1")
-        if params["max_tokens"] == 0:
-            text, reason = "", "length"
-        else:
-            text, reason = self.backend.generate(prompt, **params)
-        echo = bool(body.get("echo")) and self.logprobs_mode != "generated_only"
-        logprobs = body.get("logprobs")
-        choice: dict[str, Any] = {
-            "text": prompt + text if echo else text,
-            "finish_reason": reason,
-            "logprobs": None,
-        }
-        if logprobs is not None:
-            scored: list[TokenScore] = self.backend.score(prompt) if echo else []
-            gen = self.backend.score_continuation(prompt, text) if text else []
-            shift = len(prompt)
-            tokens = scored + [TokenScore(t.text, t.offset + shift, t.logprob, t.top) for t in gen]
-            values: list[float | None] = [t.logprob for t in tokens]
-            if self.logprobs_mode == "null":
-                values[: len(scored)] = [None] * len(scored)
-            if self.logprobs_mode == "mismatch" and values:
-                values = values[:-1]
-            choice["logprobs"] = {
-                "tokens": [t.text for t in tokens],
-                "token_logprobs": values,
-                "text_offset": [t.offset for t in tokens],
-                "top_logprobs": [None if t.top is None else dict(t.top) for t in tokens],
-            }
-        return self._envelope("text_completion", choice)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

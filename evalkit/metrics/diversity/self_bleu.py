@@ -1,0 +1,203 @@
+"""Self-BLEU: each output scored by sentence BLEU against all the other outputs."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from evalkit.errors import ConfigError
+from evalkit.metrics.base import Metric
+from evalkit.metrics.diversity._inputs import _ngrams, _renamed, sample_outputs, unique_outputs
+from evalkit.metrics.params import MetricParams
+from evalkit.types import Sample, Stats
+
+__all__ = ["SelfBLEU"]
+
+
+class SelfBLEU(Metric):
+    """Self-BLEU: each output scored by BLEU against all the *other* outputs (Zhu et al. 2018).
+
+    Definition: for every output ``h``, the sentence BLEU of ``h`` with every other output as a
+    reference (evalkit's :class:`~evalkit.metrics.text.bleu.BLEU` statistics and sacrebleu's
+    formula, ``effective_order`` on as for sentence BLEU); ``self_bleu`` is the mean over all
+    outputs of all prompts, ``self_bleu_per_prompt`` the mean over prompts with at least two
+    outputs of the mean within the prompt. An output is never its own reference. Identical
+    outputs give 100, outputs with no common token give 0; lower means more diverse.
+
+    With more than ``sample_size`` distinct outputs, the corpus value scores a seeded random
+    subset of ``sample_size`` hypotheses (each still against all other outputs); the sample size
+    and seed are in the signature.
+
+    Args:
+        tokenize: A sacrebleu BLEU tokenizer (``13a`` default).
+        lowercase: Lower-case first.
+        max_ngram_order: Highest n-gram order (4).
+        smooth_method: sacrebleu smoothing (``exp`` default: sentence BLEU).
+        sample_size: Most hypotheses the corpus value scores.
+        seed: Seed of the subsample.
+
+    References:
+        Zhu et al. (2018), "Texygen: A Benchmarking Platform for Text Generation Models", SIGIR;
+        Papineni et al. (2002) (BLEU); Post (2018) (sacrebleu).
+
+    Example:
+        >>> same = Sample(id="1", prediction="x", outputs={"samples": ["the cat sat down"] * 3})
+        >>> SelfBLEU().score([same]).details
+        {'self_bleu': 100.00000000000004, 'self_bleu_per_prompt': 100.00000000000004}
+        >>> apart = Sample(id="2", prediction="x", outputs={"samples": ["a b c d", "e f g h"]})
+        >>> SelfBLEU().score([apart]).value
+        0.0
+    """
+
+    name: ClassVar[str] = "self_bleu"
+    higher_is_better: ClassVar[bool] = False
+    requires: ClassVar[frozenset[str]] = frozenset({"prediction"})
+    reference_packages: ClassVar[tuple[str, ...]] = ("sacrebleu",)
+    per_sample_outcomes: ClassVar[bool] = False  # set-level: no per-sample wins or losses
+    interval_method: ClassVar[str] = "bc-median"  # not additive over samples
+
+    class Params(MetricParams):
+        """Self-BLEU's parameters: sacrebleu's BLEU settings and the corpus subsample."""
+
+        tokenize: str = Field("13a", description="a sacrebleu BLEU tokenizer")
+        lowercase: bool = Field(False, description="lower-case first")
+        max_ngram_order: int = Field(4, ge=1, description="highest n-gram order")
+        smooth_method: Literal["none", "floor", "add-k", "exp"] = Field(
+            "exp", description="sacrebleu smoothing (exp: sentence BLEU)"
+        )
+        sample_size: int = Field(1000, ge=2, description="most hypotheses scored")
+        seed: int = Field(0, description="seed of the subsample")
+
+    p: Params
+
+    def setup(self) -> None:
+        """Build the BLEU whose tokenizer and formula score each output (it checks tokenize)."""
+        from evalkit.metrics.text.bleu import BLEU
+
+        try:
+            self._bleu = BLEU(
+                tokenize=self.p.tokenize,
+                lowercase=self.p.lowercase,
+                max_ngram_order=self.p.max_ngram_order,
+                smooth_method=self.p.smooth_method,
+                effective_order=True,
+            )
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("bleu:", f"{self.name}:", 1)) from None
+        self._vocab: dict[str, int] = {}
+        self._col_order: list[int] = []
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+
+    def value_names(self) -> tuple[str, ...]:
+        return ("self_bleu", "self_bleu_per_prompt")
+
+    def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
+        return [{"id": s.id, "outputs": sample_outputs(self.name, s)} for s in batch]
+
+    def _tokens(self, text: str) -> list[str]:
+        metric: Any = self._bleu._metric
+        if self.p.lowercase:
+            text = text.lower()
+        if self._bleu._tokenizer_name == "13a":
+            from evalkit.metrics.text._sacre_fast import fast_13a_available, tokens_13a
+
+            if fast_13a_available():
+                return tokens_13a(text)
+        return str(metric.tokenizer(text.rstrip())).split()
+
+    def _row(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """Column ids and counts of the text's n-grams (orders 1..max), and its length."""
+        row = self._rows.get(text)
+        if row is None:
+            tokens = self._tokens(text)
+            counts: Counter[int] = Counter()
+            for order in range(1, self.p.max_ngram_order + 1):
+                for gram in _ngrams(tokens, order):
+                    key = f"{order}\t{gram}"
+                    col = self._vocab.get(key)
+                    if col is None:
+                        col = self._vocab[key] = len(self._col_order)
+                        self._col_order.append(order - 1)
+                    counts[col] += 1
+            cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            vals = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            row = self._rows[text] = (cols, vals, len(tokens))
+        return row
+
+    def _scores(self, texts: Sequence[str], hyps: Sequence[int]) -> list[float]:
+        """Sentence BLEU of ``texts[h]`` against all other texts, for each ``h`` in ``hyps``."""
+        rows = [self._row(t) for t in texts]
+        used = np.unique(np.concatenate([r[0] for r in rows])) if rows else np.array([], int)
+        remap = {int(c): i for i, c in enumerate(used)}
+        mat = np.zeros((len(rows), len(used)))
+        for i, (cols, vals, _) in enumerate(rows):
+            mat[i, [remap[int(c)] for c in cols]] = vals
+        orders = np.asarray(self._col_order, dtype=np.int64)[used]
+        max_order = self.p.max_ngram_order
+        onehot = np.zeros((len(used), max_order))
+        onehot[np.arange(len(used)), orders] = 1.0
+        # Largest count of each n-gram over all texts, and over all texts but the argmax one:
+        # the clipping count for h is the maximum over the others.
+        top = mat.max(axis=0)
+        arg = mat.argmax(axis=0)
+        rest = mat.copy()
+        rest[arg, np.arange(len(used))] = -1.0
+        second = rest.max(axis=0) if len(rows) > 1 else np.zeros(len(used))
+        lengths = np.array([r[2] for r in rows])
+        metric: Any = self._bleu._metric
+        out = []
+        for h in hyps:
+            ref_max = np.where(arg == h, second, top)
+            correct = (np.minimum(mat[h], ref_max) @ onehot).round().astype(int).tolist()
+            sys_len = int(lengths[h])
+            total = [max(0, sys_len - k) for k in range(max_order)]
+            others = np.delete(lengths, h)
+            # sacrebleu's closest reference length; ties go to the shorter one.
+            ref_len = int(min(others, key=lambda r: (abs(int(r) - sys_len), int(r))))
+            score = metric.compute_bleu(
+                correct,
+                total,
+                sys_len,
+                ref_len,
+                smooth_method=self.p.smooth_method,
+                smooth_value=None,
+                effective_order=True,
+                max_ngram_order=max_order,
+            ).score
+            out.append(float(score))
+        return out
+
+    def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
+        keys, texts, weight = unique_outputs(stats, "outputs")
+        corpus = math.nan
+        if len(keys) >= 2:
+            hyps = list(range(len(keys)))
+            if len(hyps) > self.p.sample_size:
+                rng = np.random.default_rng(self.p.seed)
+                hyps = sorted(rng.choice(len(keys), self.p.sample_size, replace=False))
+            scores = self._scores(texts, hyps)
+            corpus = float(np.average(scores, weights=weight[hyps]))
+        groups: dict[str, list[int]] = {}
+        for i, (sid, _) in enumerate(keys):
+            groups.setdefault(sid, []).append(i)
+        per, per_w = [], []
+        for members in groups.values():
+            if len(members) >= 2:
+                scores = self._scores([texts[i] for i in members], range(len(members)))
+                per.append(float(np.mean(scores)))
+                per_w.append(weight[members[0]])
+        return {
+            "self_bleu": corpus,
+            "self_bleu_per_prompt": float(np.average(per, weights=per_w)) if per else math.nan,
+        }
+
+    def signature_fields(self) -> dict[str, Any]:
+        fields = super().signature_fields()
+        fields["tokenize"] = self._bleu._tokenizer_name
+        fields = _renamed(fields, "tokenize", "tok")
+        return _renamed(fields, "tok", "tok", extra={"eff": True})
