@@ -29,12 +29,13 @@ evalkit.records.RecordError: r/results.json: format_version 9 is newer than this
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from evalkit.errors import InputError, RunError
 
@@ -48,6 +49,7 @@ __all__ = [
     "SampleLine",
     "check_comparison",
     "check_for_write",
+    "check_gate_row",
     "check_run_header",
     "check_sample_line",
     "json_schemas",
@@ -488,6 +490,17 @@ def check_sample_line(obj: Any, where: str | Path = "samples.jsonl") -> SampleLi
     return _check(SampleLine, obj, str(where), "a sample line", None)
 
 
+def check_gate_row(obj: Any, where: str | Path = "gates") -> GateRow:
+    """Validate one gate outcome (an entry of ``gates``); the typed outcome.
+
+    >>> check_gate_row({"task": "t", "metric": "m", "kind": "min"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    evalkit.records.RecordError: gates: not a gate outcome: status: Field required.
+    """
+    return _check(GateRow, obj, str(where), "a gate outcome", None)
+
+
 def check_comparison(obj: Any, where: str | Path = "compare.json") -> ComparisonDoc:
     """Validate a ``compare.json`` document; the typed comparison.
 
@@ -515,14 +528,28 @@ def read_comparison(path: str | Path) -> ComparisonDoc:
     return check_comparison(obj, p)
 
 
+@functools.cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    """A validator of a list of ``model`` documents (one per model, built on first use)."""
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 def check_for_write(model: type[BaseModel], objs: Iterable[Any], where: str | Path) -> None:
     """Validate documents evalkit is about to write; a failure is an evalkit bug (exit code 3).
 
-    The documents are checked, not converted: the writer serialises its own dicts.
+    The documents are checked, not converted: the writer serialises its own dicts. They are
+    validated in one call (a list validator per model, built once); only when that fails is
+    each one checked again, to name the first that does not match.
 
     Raises:
         RunError: A document does not match ``model``; nothing was written.
     """
+    objs = objs if isinstance(objs, list) else list(objs)
+    try:
+        _list_adapter(model).validate_python(objs)
+        return
+    except ValidationError:
+        pass
     for obj in objs:
         try:
             model.model_validate(obj)

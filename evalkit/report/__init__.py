@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from evalkit.report._files import write_text_atomic
+from evalkit.report._record import typed_run
 from evalkit.report.csv import neutralise_cell, write_results_csv
 from evalkit.report.html.run import render_html
 from evalkit.report.markdown import render_markdown
@@ -44,6 +45,8 @@ def write_reports(run_dir: str | os.PathLike[str]) -> list[Path]:
 
     Raises:
         InputError: ``results.json`` is missing or malformed, or a sample line is not JSON.
+        evalkit.records.RecordError: The record does not match the schema (the file, line and
+            field are named); nothing was written.
 
     >>> import tempfile, pathlib
     >>> from evalkit.store import write_json_atomic
@@ -52,8 +55,8 @@ def write_reports(run_dir: str | os.PathLike[str]) -> list[Path]:
     >>> [p.name for p in write_reports(d)]
     ['results.csv', 'report.html']
     """
-    record = load_run(run_dir)
+    record = typed_run(load_run(run_dir))  # checked once, before anything is written
     path = Path(run_dir)
-    csv_path = write_results_csv(record.results, path / CSV_REPORT)
+    csv_path = write_results_csv(record.header.results, path / CSV_REPORT)
     html_path = write_text_atomic(path / HTML_REPORT, render_html(record))
     return [csv_path, html_path]

@@ -1,15 +1,14 @@
-"""Number and label formatting shared by the reports, and how they read loose JSON fields.
+"""Number and label formatting shared by the reports.
 
-Records and comparison documents are JSON that an older version (or a hand edit) may have
-written differently: a report reads a field with :func:`as_dict`, :func:`as_list`,
-:func:`is_number` or :func:`finite_number` instead of trusting its type, and formats it with
-:func:`format_number`, :func:`format_ci` or :func:`text_of`.
+Records reach the reports typed (:mod:`evalkit.report._record`), so a field has the type its
+schema gives it; these helpers format numbers (:func:`format_number`, :func:`format_ci`),
+absent text (:func:`or_missing`) and the metric- or adapter-defined JSON values a record may
+hold (:func:`text_of`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 #: Significant digits shown for metric values in human-facing reports (CSV keeps full precision).
@@ -31,23 +30,26 @@ def format_number(value: Any, digits: int = SIGNIFICANT_DIGITS) -> str:
     >>> [format_number(x) for x in (None, float("nan"), float("-inf"), True, "x")]
     ['—', 'NaN', '-inf', 'yes', 'x']
     """
-    if value is None:
-        return MISSING
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if not isinstance(value, float):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
+    if type(value) is not float:  # floats (the common case) go straight to the number
+        if value is None:
+            return MISSING
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, int):
+            return f"{value:,}"
+        if not isinstance(value, float):
+            return str(value)
+    if not math.isfinite(value):
+        if math.isnan(value):
+            return "NaN"
         return "inf" if value > 0 else "-inf"
     if value == 0:
         return "0"
     exponent = math.floor(math.log10(abs(value)))
     if -4 <= exponent < 9:
-        decimals = max(0, digits - 1 - exponent)
+        decimals = digits - 1 - exponent
+        if decimals < 0:
+            decimals = 0
         text = f"{value:.{decimals}f}"
         if "." in text:
             text = text.rstrip("0").rstrip(".")
@@ -68,19 +70,23 @@ def format_ci(low: Any, high: Any) -> str:
     return f"[{format_number(low)}, {format_number(high)}]"
 
 
-def confidence_label(header: dict[str, Any]) -> str:
-    """``"95% CI"`` from the header's bootstrap confidence (0.95 when absent or malformed).
+def confidence_label(confidence: float | None) -> str:
+    """``"95% CI"`` from a bootstrap confidence level (0.95 when absent or outside (0, 1)).
 
-    >>> confidence_label({"bootstrap": {"confidence": 0.9}})
-    '90% CI'
-    >>> confidence_label({})
-    '95% CI'
+    >>> confidence_label(0.9), confidence_label(None)
+    ('90% CI', '95% CI')
     """
-    boot = header.get("bootstrap")
-    conf = boot.get("confidence") if isinstance(boot, dict) else None
-    if not isinstance(conf, (int, float)) or isinstance(conf, bool) or not 0 < conf < 1:
-        conf = 0.95
+    conf = confidence if confidence is not None and 0 < confidence < 1 else 0.95
     return f"{round(conf * 100, 2):g}% CI"
+
+
+def or_missing(value: str | None) -> str:
+    """An optional text field for display: the text, or an em dash when it is absent.
+
+    >>> or_missing("x"), or_missing(None)
+    ('x', '—')
+    """
+    return MISSING if value is None else value
 
 
 def text_of(value: Any) -> str:
@@ -111,42 +117,6 @@ def optional_text(value: Any) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else text_of(value)
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    """A document field as a dict: a copy of a mapping, else empty.
-
-    >>> as_dict({"a": 1}), as_dict(None)
-    ({'a': 1}, {})
-    """
-    return dict(value) if isinstance(value, Mapping) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    """A document field as a list: a copy of a list or tuple, else empty.
-
-    >>> as_list((1, 2)), as_list("ab")
-    ([1, 2], [])
-    """
-    return list(value) if isinstance(value, (list, tuple)) else []
-
-
-def is_number(value: Any) -> bool:
-    """Whether a field is a number (an ``int`` or ``float``; ``bool`` is not).
-
-    >>> is_number(2), is_number(float("nan")), is_number(True)
-    (True, True, False)
-    """
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def finite_number(value: Any) -> float | None:
-    """A field as a finite float, or ``None`` when it is not a number or not finite.
-
-    >>> finite_number(3), finite_number(float("inf")), finite_number("1")
-    (3.0, None, None)
-    """
-    return float(value) if is_number(value) and math.isfinite(value) else None
 
 
 def nice_step(span: float, target: int = 5) -> float:

@@ -9,7 +9,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit.records import ResultRow
 from evalkit.report._files import write_text_atomic
+from evalkit.report._record import typed_results
 
 #: Column order of ``results.csv``: the tidy row contract of ``results.json`` (DESIGN.md).
 COLUMNS = (
@@ -71,32 +73,42 @@ def neutralise_cell(value: Any) -> str:
     return text
 
 
-def results_csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
+def results_csv_text(rows: Iterable[ResultRow | Mapping[str, Any]]) -> str:
     """The text of ``results.csv`` for tidy rows (header first, ``\\n`` line endings).
 
-    Keys missing from a row give empty cells; keys outside :data:`COLUMNS` are ignored.
+    Rows are checked against :class:`evalkit.records.ResultRow` first (plain dicts, as in
+    ``RunRecord.results``, or typed rows); columns outside :data:`COLUMNS` are not written.
 
-    >>> print(results_csv_text([{"task": "t", "metric": "bleu", "value": 31.2, "n": 3}]), end="")
+    Raises:
+        evalkit.records.RecordError: A row is not a result row (its index and field named).
+
+    >>> print(results_csv_text([{"task": "t", "metric": "bleu", "value": 31.2, "ci_low": None,
+    ...     "ci_high": None, "n": 3, "n_errors": 0, "higher_is_better": True,
+    ...     "signature": "s"}]), end="")
     task,metric,value,ci_low,ci_high,n,n_errors,higher_is_better,signature
-    t,bleu,31.2,,,3,,,
+    t,bleu,31.2,,,3,0,true,s
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([neutralise_cell(row.get(col)) for col in COLUMNS])
+    for row in typed_results(rows):
+        cells = row.model_dump()
+        writer.writerow([neutralise_cell(cells[col]) for col in COLUMNS])
     return buf.getvalue()
 
 
-def write_results_csv(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
+def write_results_csv(rows: Iterable[ResultRow | Mapping[str, Any]], path: str | Path) -> Path:
     """Write tidy result rows to ``path`` as CSV, atomically.
 
     Args:
         rows: Result rows ``{task, metric, value, ci_low, ci_high, n, n_errors,
-            higher_is_better, signature}`` (``RunRecord.results``).
+            higher_is_better, signature}`` (``RunRecord.results``, or typed rows).
         path: The CSV file to write.
 
     Returns:
         The path written.
+
+    Raises:
+        evalkit.records.RecordError: A row is not a result row; nothing was written.
     """
     return write_text_atomic(Path(path), results_csv_text(rows))

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from evalkit.report._format import confidence_label, format_ci, format_number, text_of
+from evalkit.records import ComparisonDoc, GateRow, RunHeader, check_run_header
+from evalkit.report._format import MISSING, confidence_label, format_ci, format_number, text_of
+from evalkit.report._record import typed_comparison, typed_gates
 from evalkit.report.views import (
     REGRESSED,
     change_of,
@@ -102,17 +104,25 @@ def _suite_for(suites: dict[str, _Suite], task: str) -> _Suite:
     return suites[task]
 
 
-def _gate_details(gate: Mapping[str, Any]) -> str:
-    parts = [f"{k} = {format_number(gate.get(k), 6)}" for k in ("threshold", "value")]
-    for key in ("baseline_value", "delta", "p_value", "p_adjusted", "alpha"):
-        if gate.get(key) is not None:
-            parts.append(f"{key} = {format_number(gate.get(key), 6)}")
-    if gate.get("source"):  # "suite", or "--fail-on-regression" for the gates that flag adds
-        parts.append(f"from {text_of(gate.get('source'))}")
+def _gate_details(gate: GateRow) -> str:
+    parts = [f"threshold = {format_number(gate.threshold, 6)}"]
+    parts.append(f"value = {format_number(gate.value, 6)}")
+    optional = {
+        "baseline_value": gate.baseline_value,
+        "delta": gate.delta,
+        "p_value": gate.p_value,
+        "p_adjusted": gate.p_adjusted,
+        "alpha": gate.alpha,
+    }
+    parts += [f"{k} = {format_number(v, 6)}" for k, v in optional.items() if v is not None]
+    if gate.source:  # "suite", or "--fail-on-regression" for the gates that flag adds
+        parts.append(f"from {gate.source}")
     return "; ".join(parts)
 
 
-def junit_for_run(header: Mapping[str, Any], gates: list[dict[str, Any]]) -> str:
+def junit_for_run(
+    header: RunHeader | Mapping[str, Any], gates: Sequence[GateRow | Mapping[str, Any]]
+) -> str:
     """JUnit XML for one run: a passing test case per result row and one per gate.
 
     Each task is a ``<testsuite>``. A result row ``{task, metric, value, ci_low, ci_high, ...}``
@@ -122,46 +132,48 @@ def junit_for_run(header: Mapping[str, Any], gates: list[dict[str, Any]]) -> str
     ``<skipped>`` when it is ``skipped``.
 
     Args:
-        header: The run's ``results.json`` header.
-        gates: Gate outcomes (may be empty).
+        header: The run's ``results.json`` header (checked against
+            :class:`evalkit.records.RunHeader` here, unless already typed).
+        gates: Gate outcomes (may be empty), checked against :class:`evalkit.records.GateRow`.
 
     Returns:
         The XML document as text.
 
-    >>> xml = junit_for_run({"suite": {"name": "qa"}, "results": [{"task": "t", "metric": "em",
-    ...     "value": 0.5, "ci_low": 0.25, "ci_high": 0.75, "n": 4, "n_errors": 0}]},
+    Raises:
+        evalkit.records.RecordError: The header or a gate does not match the schema.
+
+    >>> xml = junit_for_run({"format_version": 1, "suite": {"name": "qa"}, "results": [
+    ...     {"task": "t", "metric": "em", "value": 0.5, "ci_low": 0.25, "ci_high": 0.75, "n": 4,
+    ...      "n_errors": 0, "higher_is_better": True, "signature": "s"}]},
     ...     [{"task": "t", "metric": "em", "kind": "min", "threshold": 0.6, "value": 0.5,
     ...       "status": "fail", "message": "em = 0.5 must be at least 0.6"}])
     >>> root = ET.fromstring(xml)
     >>> root.get("tests"), root.get("failures"), [c.get("name") for c in root.iter("testcase")]
     ('2', '1', ['t/em', 'gate t/em min'])
     """
-    suite_info = header.get("suite")
-    suite_name = text_of(suite_info.get("name") if isinstance(suite_info, Mapping) else suite_info)
-    model_info = header.get("model")
-    model = text_of(model_info.get("spec") if isinstance(model_info, Mapping) else model_info)
-    ci_label = confidence_label(dict(header))
+    if not isinstance(header, RunHeader):
+        header = check_run_header(header)
+    suite_name = header.suite.name if header.suite is not None else MISSING
+    model = header.model.spec if header.model is not None else MISSING
+    ci_label = confidence_label(header.bootstrap.confidence if header.bootstrap else None)
     suites: dict[str, _Suite] = {}
     # Declared tasks first, in suite order, so that a task without rows still appears.
-    for task in header.get("tasks") or []:
-        if isinstance(task, Mapping):
-            _suite_for(suites, text_of(task.get("name")))
-    for row in header.get("results") or []:
-        if not isinstance(row, Mapping):
-            continue
-        task, metric = text_of(row.get("task")), text_of(row.get("metric"))
+    for task_info in header.tasks:
+        _suite_for(suites, task_info.name)
+    for row in header.results:
+        task, metric = row.task, row.metric
         out = (
-            f"{task}/{metric} = {format_number(row.get('value'), 6)}\n"
-            f"{ci_label}: {format_ci(row.get('ci_low'), row.get('ci_high'))}\n"
-            f"n = {format_number(row.get('n'))}, errors = {format_number(row.get('n_errors'))}\n"
-            f"signature: {text_of(row.get('signature'))}\n"
+            f"{task}/{metric} = {format_number(row.value, 6)}\n"
+            f"{ci_label}: {format_ci(row.ci_low, row.ci_high)}\n"
+            f"n = {format_number(row.n)}, errors = {format_number(row.n_errors)}\n"
+            f"signature: {row.signature}\n"
             f"model: {model}"
         )
         _suite_for(suites, task).case(f"{task}/{metric}", f"evalkit.{suite_name}.{task}", out=out)
-    for gate in gates:
-        task, metric = text_of(gate.get("task")), text_of(gate.get("metric"))
-        kind, status = text_of(gate.get("kind")), gate.get("status")
-        message = text_of(gate.get("message") or f"{kind} gate {text_of(status)}")
+    for gate in typed_gates(gates):
+        task, metric = gate.task, gate.metric
+        kind, status = gate.kind, gate.status
+        message = gate.message or f"{kind} gate {status}"
         details = _gate_details(gate)
         _suite_for(suites, task).case(
             f"gate {task}/{metric} {kind}",
@@ -173,7 +185,7 @@ def junit_for_run(header: Mapping[str, Any], gates: list[dict[str, Any]]) -> str
     return _document(f"evalkit: {suite_name}", suites.values())
 
 
-def junit_for_compare(doc: Mapping[str, Any]) -> str:
+def junit_for_compare(doc: ComparisonDoc | Mapping[str, Any]) -> str:
     """JUnit XML for a comparison: one test case per comparison row, failing on a regression.
 
     Each task is a ``<testsuite>``; a row becomes ``task/metric: B vs A (against)`` with the
@@ -182,55 +194,62 @@ def junit_for_compare(doc: Mapping[str, Any]) -> str:
     direction).
 
     Args:
-        doc: A comparison document (:func:`evalkit.compare.compare_runs`, or ``compare.json``).
+        doc: A comparison document (:func:`evalkit.compare.compare_runs`, or ``compare.json``),
+            checked against :class:`evalkit.records.ComparisonDoc` first.
 
     Returns:
         The XML document as text.
 
-    >>> xml = junit_for_compare({"runs": [{"index": 0, "label": "a"}, {"index": 1, "label": "b"}],
+    Raises:
+        evalkit.records.RecordError: ``doc`` does not match the schema of ``compare.json``.
+
+    >>> xml = junit_for_compare({"format_version": 1, "kind": "pairwise", "regressions": 1,
+    ...     "exit_code": 1, "settings": {"test": "bootstrap", "alpha": 0.05, "confidence": 0.95},
+    ...     "runs": [{"index": 0, "label": "a", "path": "a"}, {"index": 1, "label": "b",
+    ...               "path": "b"}],
     ...     "comparisons": [{"a": 0, "b": 1, "against": "baseline", "task": "t", "metric": "em",
-    ...                      "delta": -0.5, "change": "regressed"}]})
+    ...         "higher_is_better": True, "signature": "s", "n": 4, "errors_excluded": 0,
+    ...         "value_a": 1.0, "value_b": 0.5, "delta": -0.5, "significant": True,
+    ...         "change": "regressed"}]})
     >>> ET.fromstring(xml).find("testsuite").get("failures")
     '1'
     """
-    settings = doc.get("settings")
-    settings = dict(settings) if isinstance(settings, Mapping) else {}
-    ci_label = confidence_label({"bootstrap": {"confidence": settings.get("confidence")}})
+    doc = typed_comparison(doc)
+    settings = doc.settings
+    ci_label = confidence_label(settings.confidence)
     method = (
         f"{paired_test_text(settings)}; p-values two-sided; "
-        f"correction: {correction_text(settings)}; alpha {format_number(settings.get('alpha'))}"
+        f"correction: {correction_text(settings)}; alpha {format_number(settings.alpha)}"
     )
     labels = run_labels(doc)
     suites: dict[str, _Suite] = {}
-    for task in (doc.get("samples") or {}) if isinstance(doc.get("samples"), Mapping) else {}:
-        _suite_for(suites, text_of(task))
-    for row in doc.get("comparisons") or []:
-        if not isinstance(row, Mapping):
-            continue
-        task, metric = text_of(row.get("task")), text_of(row.get("metric"))
+    for task in doc.samples:
+        _suite_for(suites, task)
+    for row in doc.comparisons:
+        task, metric = row.task, row.metric
         a_label, b_label = pair_labels(labels, row)
-        against = text_of(row.get("against"))
+        against = row.against
         change = change_of(row)
         summary = (
             f"{task}/{metric}: {b_label} vs {a_label} ({against}): {change}, "
-            f"delta {format_number(row.get('delta'), 6)} "
-            f"{format_ci(row.get('ci_low'), row.get('ci_high'))}, "
-            f"p (Holm) = {format_number(row.get('p_adjusted'), 4)}"
+            f"delta {format_number(row.delta, 6)} "
+            f"{format_ci(row.ci_low, row.ci_high)}, "
+            f"p (Holm) = {format_number(row.p_adjusted, 4)}"
         )
         out = (
             f"{summary}\n"
-            f"value {a_label} = {format_number(row.get('value_a'), 6)}; "
-            f"value {b_label} = {format_number(row.get('value_b'), 6)}\n"
-            f"{ci_label} of the delta: {format_ci(row.get('ci_low'), row.get('ci_high'))}\n"
-            f"p = {format_number(row.get('p_value'), 4)}; "
-            f"p (Holm) = {format_number(row.get('p_adjusted'), 4)}; "
-            f"McNemar p = {format_number(row.get('mcnemar_p'), 4)}\n"
-            f"wins/ties/losses = {format_number(row.get('wins'))}/"
-            f"{format_number(row.get('ties'))}/{format_number(row.get('losses'))}; "
-            f"n = {format_number(row.get('n'))}; "
-            f"failed calls excluded = {format_number(row.get('errors_excluded'))}\n"
+            f"value {a_label} = {format_number(row.value_a, 6)}; "
+            f"value {b_label} = {format_number(row.value_b, 6)}\n"
+            f"{ci_label} of the delta: {format_ci(row.ci_low, row.ci_high)}\n"
+            f"p = {format_number(row.p_value, 4)}; "
+            f"p (Holm) = {format_number(row.p_adjusted, 4)}; "
+            f"McNemar p = {format_number(row.mcnemar_p, 4)}\n"
+            f"wins/ties/losses = {format_number(row.wins)}/"
+            f"{format_number(row.ties)}/{format_number(row.losses)}; "
+            f"n = {format_number(row.n)}; "
+            f"failed calls excluded = {format_number(row.errors_excluded)}\n"
             f"{method}\n"
-            f"signature: {text_of(row.get('signature'))}"
+            f"signature: {row.signature}"
         )
         _suite_for(suites, task).case(
             f"{task}/{metric}: {b_label} vs {a_label} ({against})",

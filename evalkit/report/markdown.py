@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evalkit.records import ComparisonDoc, ComparisonRow, GateRow
 from evalkit.report._format import confidence_label, format_ci, format_number, text_of
+from evalkit.report._record import TypedRun, typed_comparison, typed_gates, typed_run
 from evalkit.report.views import (
     CHANGE_MARKS,
     IMPROVED,
@@ -19,6 +22,7 @@ from evalkit.report.views import (
     pair_labels,
     paired_test_text,
     procedure_text,
+    procedures_differ,
     resolution_warning,
     run_labels,
     wtl_text,
@@ -50,31 +54,28 @@ def escape_cell(value: Any) -> str:
     return _NEWLINES.sub("<br>", text)
 
 
-_PLAIN_NUMBER = re.compile(r"[\[\]0-9a-zA-Z.,+\- —]*")
-
-
-def _number_cell(text: str) -> str:
-    """A formatted number as is, or escaped when it is not a plain number."""
-    return text if _PLAIN_NUMBER.fullmatch(text) else escape_cell(text)
-
-
-def render_markdown(record: RunRecord) -> str:
+def render_markdown(record: RunRecord | TypedRun) -> str:
     """Render a run as a short Markdown summary: one identifying line and a results table.
 
     Columns: task, metric, value, confidence interval (its level from the run's bootstrap
     settings), n and errors. Every cell is escaped with :func:`escape_cell`.
 
     Args:
-        record: A run read with :func:`evalkit.store.load_run`.
+        record: A run read with :func:`evalkit.store.load_run` (checked against the schema
+            here, unless already typed).
 
     Returns:
         Markdown text ending with a newline; the same record always gives the same text.
 
+    Raises:
+        evalkit.records.RecordError: The record does not match the schema (file, field).
+
     >>> from pathlib import Path
-    >>> rec = RunRecord(Path("."), {"run_id": "r1", "suite": {"name": "qa"},
+    >>> rec = RunRecord(Path("."), {"format_version": 1, "run_id": "r1", "suite": {"name": "qa"},
     ...     "model": {"spec": "predictions:a.jsonl"}, "status": "completed",
-    ...     "results": [{"task": "t", "metric": "exact_match", "value": 0.5,
-    ...                  "ci_low": 0.25, "ci_high": 0.75, "n": 4, "n_errors": 0}]})
+    ...     "results": [{"task": "t", "metric": "exact_match", "value": 0.5, "ci_low": 0.25,
+    ...                  "ci_high": 0.75, "n": 4, "n_errors": 0, "higher_is_better": True,
+    ...                  "signature": "s"}]})
     >>> print(render_markdown(rec), end="")
     ### evalkit: qa
     <BLANKLINE>
@@ -84,38 +85,37 @@ def render_markdown(record: RunRecord) -> str:
     |---|---|---:|---|---:|---:|
     | t | exact\\_match | 0.5 | [0.25, 0.75] | 4 | 0 |
     """
-    header = record.header
-    suite = header.get("suite")
-    model = header.get("model")
-    suite_name = suite.get("name") if isinstance(suite, dict) else suite
-    model_spec = model.get("spec") if isinstance(model, dict) else model
-    status = header.get("status")
+    header = typed_run(record).header
+    suite_name = header.suite.name if header.suite is not None else None
+    model_spec = header.model.spec if header.model is not None else None
+    status = header.status
 
     lines = [f"### evalkit: {escape_cell(suite_name)}", ""]
     lines.append(
         f"**suite** {escape_cell(suite_name)} · **model** {escape_cell(model_spec)} · "
-        f"**run** {escape_cell(header.get('run_id'))} · **status** {escape_cell(status)}"
+        f"**run** {escape_cell(header.run_id)} · **status** {escape_cell(status)}"
     )
     if status not in (None, "completed"):
         lines += ["", f"> **Warning:** this run is {escape_cell(status)}; results may be partial."]
     lines.append("")
 
-    rows = record.results
+    rows = header.results
     if not rows:
         lines.append("_No results._")
         return "\n".join(lines) + "\n"
-    lines.append(f"| task | metric | value | {confidence_label(header)} | n | errors |")
+    boot = header.bootstrap
+    ci_label = confidence_label(boot.confidence if boot is not None else None)
+    lines.append(f"| task | metric | value | {ci_label} | n | errors |")
     lines.append("|---|---|---:|---|---:|---:|")
     for row in rows:
         cells = (
-            escape_cell(row.get("task")),
-            escape_cell(row.get("metric")),
-            # Formatted numbers need no escaping (digits, signs, brackets, "NaN", a dash) unless
-            # a malformed record put text where a number belongs; format_number passes it on.
-            _number_cell(format_number(row.get("value"))),
-            _number_cell(format_ci(row.get("ci_low"), row.get("ci_high"))),
-            _number_cell(format_number(row.get("n"))),
-            _number_cell(format_number(row.get("n_errors"))),
+            escape_cell(row.task),
+            escape_cell(row.metric),
+            # Formatted numbers need no escaping (digits, signs, brackets, "NaN", a dash).
+            format_number(row.value),
+            format_ci(row.ci_low, row.ci_high),
+            format_number(row.n),
+            format_number(row.n_errors),
         )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -132,35 +132,34 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _p_cell(value: Any) -> str:
-    return _number_cell(format_number(value, 3)) if value is not None else "—"
+def _p_cell(value: float | None) -> str:
+    return format_number(value, 3) if value is not None else "—"
 
 
-def _value_cell(row: dict[str, Any], side: str) -> str:
+def _value_cell(row: ComparisonRow, side: str) -> str:
     """A run's value on the common samples, with its full-run value where samples were left
     out (``81.92 (full run 79.17)``)."""
-    cell = _number_cell(format_number(row.get(f"value_{side}")))
+    cell = format_number(row.value_a if side == "a" else row.value_b)
     full = full_value_text(row, side)
     return f"{cell} ({escape_cell(full)})" if full else cell
 
 
-def _n_cell(row: dict[str, Any], a_label: str, b_label: str) -> str:
+def _n_cell(row: ComparisonRow, a_label: str, b_label: str) -> str:
     """The samples compared, and how many were left out and why."""
-    cell = _number_cell(format_number(row.get("n")))
+    cell = format_number(row.n)
     why = left_out_text(row, a_label, b_label)
     return f"{cell} ({escape_cell(why)})" if why else cell
 
 
-def _notes(row: dict[str, Any]) -> str:
+def _notes(row: ComparisonRow) -> str:
     """What qualifies a row's verdict: its note, a missing interval, two procedures."""
-    notes = [str(row[k]) for k in ("verdict_note", "interval_note") if row.get(k)]
-    methods = row.get("interval_method"), row.get("p_method")
-    if all(methods) and methods[0] != methods[1]:
+    notes = [note for note in (row.verdict_note, row.interval_note) if note]
+    if procedures_differ(row):
         notes.append(procedure_text(row))
     return "; ".join(notes)
 
 
-def render_compare_markdown(doc: dict[str, Any]) -> str:
+def render_compare_markdown(doc: ComparisonDoc | Mapping[str, Any]) -> str:
     """Render a comparison document as a one-screen Markdown summary.
 
     The first line is the verdict (``N significant regressions`` or ``no significant
@@ -172,26 +171,32 @@ def render_compare_markdown(doc: dict[str, Any]) -> str:
     :func:`escape_cell`.
 
     Args:
-        doc: A comparison document (:func:`evalkit.compare.compare_runs`, or ``compare.json``).
+        doc: A comparison document (:func:`evalkit.compare.compare_runs`, or ``compare.json``),
+            checked against :class:`evalkit.records.ComparisonDoc` first.
 
     Returns:
         Markdown text ending with a newline; the same document always gives the same text.
 
-    >>> doc = {"kind": "pairwise", "runs": [{"index": 0, "label": "a"}, {"index": 1, "label": "b"}],
+    Raises:
+        evalkit.records.RecordError: ``doc`` does not match the schema of ``compare.json``.
+
+    >>> doc = {"format_version": 1, "kind": "pairwise", "regressions": 1, "exit_code": 1,
+    ...     "runs": [{"index": 0, "label": "a", "path": "a"}, {"index": 1, "label": "b",
+    ...               "path": "b"}],
     ...     "settings": {"test": "bootstrap", "resamples": 1000, "alpha": 0.05,
     ...                  "confidence": 0.95, "correction": "holm"},
     ...     "comparisons": [{"a": 0, "b": 1, "against": "baseline", "task": "qa",
-    ...         "metric": "exact_match", "higher_is_better": True, "value_a": 0.75,
+    ...         "metric": "exact_match", "higher_is_better": True, "signature": "s", "n": 16,
+    ...         "errors_excluded": 0, "value_a": 0.75,
     ...         "value_b": 0.5, "delta": -0.25, "ci_low": -0.5, "ci_high": -0.0625,
     ...         "p_value": 0.004, "p_adjusted": 0.004, "significant": True,
     ...         "change": "regressed", "wins": 0, "ties": 12, "losses": 4}]}
     >>> print(render_compare_markdown(doc).splitlines()[0])
     ### evalkit compare: 1 significant regression
     """
-    raw_settings = doc.get("settings")
-    settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
-    raw = doc.get("comparisons")
-    rows = [r for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
+    doc = typed_comparison(doc)
+    settings = doc.settings
+    rows = doc.comparisons
     changes = [change_of(r) for r in rows]
     n_reg, n_imp = changes.count(REGRESSED), changes.count(IMPROVED)
     verdict = _plural(n_reg, "significant regression") if n_reg else "no significant regression"
@@ -201,22 +206,19 @@ def render_compare_markdown(doc: dict[str, Any]) -> str:
 
     lines = [f"### evalkit compare: {verdict}", ""]
     names = [escape_cell(labels[i]) for i in sorted(labels)]
-    if doc.get("kind") == "series":
+    if doc.kind == "series":
         runs = " → ".join(names)
-        series = doc.get("series")
-        key = series.get("key") if isinstance(series, dict) else settings.get("series")
+        key = doc.series.key if doc.series is not None else settings.series
         runs = f"**series** by {escape_cell(key)}: {runs}"
     else:
         runs = "**runs** " + " · ".join(
             f"{n} (baseline)" if i == 0 else n for i, n in enumerate(names)
         )
-    conf = settings.get("confidence")
-    ci_label = confidence_label({"bootstrap": {"confidence": conf}})
-    alpha = settings.get("alpha")
+    ci_label = confidence_label(settings.confidence)
     lines.append(
         f"{runs} · **test** {escape_cell(paired_test_text(settings))}, two-sided · "
         f"**correction** {escape_cell(correction_text(settings))} "
-        f"({_plural(len(rows), 'test')}), alpha {_number_cell(format_number(alpha))}"
+        f"({_plural(len(rows), 'test')}), alpha {format_number(settings.alpha)}"
     )
     warning = resolution_warning(doc)
     if warning:
@@ -237,27 +239,25 @@ def render_compare_markdown(doc: dict[str, Any]) -> str:
     for i in shown:
         row, change = rows[i], changes[i]
         a_label, b_label = pair_labels(labels, row)
-        against = row.get("against")
         pair = f"{escape_cell(a_label)} → {escape_cell(b_label)}"
-        if against not in (None, "baseline", "previous"):
-            pair += f" ({escape_cell(against)})"
-        hib = row.get("higher_is_better")
-        arrow = " ↑" if hib is True else " ↓" if hib is False else ""
+        if row.against not in ("baseline", "previous"):
+            pair += f" ({escape_cell(row.against)})"
+        arrow = " ↑" if row.higher_is_better else " ↓"
         mark = CHANGE_MARKS[change] if is_tested(row) else "◇ not tested"
         if change != NO_CHANGE:
             mark = f"**{mark}** {change}"
         cells = (
             mark,
-            escape_cell(row.get("task")),
-            escape_cell(row.get("metric")) + arrow,
+            escape_cell(row.task),
+            escape_cell(row.metric) + arrow,
             pair,
             _value_cell(row, "a"),
             _value_cell(row, "b"),
             _n_cell(row, a_label, b_label),
-            _number_cell(format_number(row.get("delta"))),
-            _number_cell(format_ci(row.get("ci_low"), row.get("ci_high"))),
-            _p_cell(row.get("p_adjusted")),
-            _number_cell(wtl_text(row, "/")),
+            format_number(row.delta),
+            format_ci(row.ci_low, row.ci_high),
+            _p_cell(row.p_adjusted),
+            wtl_text(row, "/"),
             escape_cell(_notes(row) or None),
         )
         lines.append("| " + " | ".join(cells) + " |")
@@ -275,9 +275,9 @@ def render_compare_markdown(doc: dict[str, Any]) -> str:
 _GATE_MARKS = {"pass": "✅ pass", "fail": "❌ **fail**", "skipped": "⏭️ skipped"}
 
 
-def _gate_rule(gate: dict[str, Any]) -> str:
+def _gate_rule(gate: GateRow) -> str:
     """A gate's condition in words, e.g. ``value ≥ 0.3``."""
-    kind, threshold = gate.get("kind"), gate.get("threshold")
+    kind, threshold = gate.kind, gate.threshold
     t = format_number(threshold)
     if kind == "min":
         return f"value ≥ {t}"
@@ -286,12 +286,12 @@ def _gate_rule(gate: dict[str, Any]) -> str:
     if kind == "max_drop":
         return f"drop from baseline ≤ {t}"
     if kind == "no_significant_regression":
-        alpha = gate.get("alpha", threshold)
+        alpha = gate.alpha if "alpha" in gate.model_fields_set else threshold
         return f"no significant regression (alpha {format_number(alpha)}, Holm)"
-    return f"{text_of(kind)} {t}"
+    return f"{kind} {t}"
 
 
-def render_gates_markdown(gates: list[dict[str, Any]]) -> str:
+def render_gates_markdown(gates: Sequence[GateRow | Mapping[str, Any]]) -> str:
     """Render quality-gate outcomes as Markdown: a verdict line and one table row per gate.
 
     Each gate dict has ``task``, ``metric``, ``kind`` (``min``, ``max``, ``max_drop`` or
@@ -300,10 +300,14 @@ def render_gates_markdown(gates: list[dict[str, Any]]) -> str:
     ``message`` (:func:`evalkit.gates.check_gates`). Every cell is escaped.
 
     Args:
-        gates: The gate outcomes, in the order they were checked.
+        gates: The gate outcomes, in the order they were checked (checked against
+            :class:`evalkit.records.GateRow` first).
 
     Returns:
         Markdown text ending with a newline.
+
+    Raises:
+        evalkit.records.RecordError: An entry is not a gate outcome.
 
     >>> print(render_gates_markdown([{"task": "qa", "metric": "exact_match", "kind": "min",
     ...     "threshold": 0.5, "value": 0.25, "status": "fail", "message": "too low"}]), end="")
@@ -313,9 +317,10 @@ def render_gates_markdown(gates: list[dict[str, Any]]) -> str:
     |---|---|---|---|---:|---:|---:|---:|---|
     | ❌ **fail** | qa | exact\\_match | value ≥ 0.5 | 0.25 | — | — | — | too low |
     """
-    if not gates:
+    checked = typed_gates(gates)
+    if not checked:
         return "#### Gates\n\n_No gates declared._\n"
-    statuses = [g.get("status") for g in gates]
+    statuses = [g.status for g in checked]
     failed, skipped = statuses.count("fail"), statuses.count("skipped")
     passed = statuses.count("pass")
     if failed:
@@ -327,19 +332,17 @@ def render_gates_markdown(gates: list[dict[str, Any]]) -> str:
     lines = [f"#### Gates: {verdict}", ""]
     lines.append("| status | task | metric | gate | value | baseline | Δ | p (Holm) | message |")
     lines.append("|---|---|---|---|---:|---:|---:|---:|---|")
-    for g in gates:
-        status = g.get("status")
-        p_adj = g.get("p_adjusted")
+    for g in checked:
         cells = (
-            _GATE_MARKS.get(status, escape_cell(status)) if isinstance(status, str) else "—",
-            escape_cell(g.get("task")),
-            escape_cell(g.get("metric")),
+            _GATE_MARKS.get(g.status, escape_cell(g.status)),
+            escape_cell(g.task),
+            escape_cell(g.metric),
             escape_cell(_gate_rule(g)),
-            _number_cell(format_number(g.get("value"))),
-            _number_cell(format_number(g.get("baseline_value"))),
-            _number_cell(format_number(g.get("delta"))),
-            _p_cell(p_adj),
-            escape_cell(g.get("message") or None),
+            format_number(g.value),
+            format_number(g.baseline_value),
+            format_number(g.delta),
+            _p_cell(g.p_adjusted),
+            escape_cell(g.message or None),
         )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -1,31 +1,23 @@
 """Format-neutral readings of a comparison document, shared by every comparison report.
 
 A comparison document (:func:`evalkit.compare.compare_runs`, or a ``compare.json`` read back)
-is loose JSON: a field may be missing, ``None`` or of another type in a document written by an
-older version. The functions here read it the same way for the HTML page
-(:mod:`evalkit.report.html.compare`), the Markdown summary (:mod:`evalkit.report.markdown`),
-the JUnit XML (:mod:`evalkit.report.junit`) and ``compare.csv``
-(:mod:`evalkit.report.compare_files`): a row's outcome and whether it was tested at all, what it
-left out and why, the procedures behind its interval and p-value, run labels, and the test and
-correction of the whole document, each in words. They return plain text and never markup;
-each report escapes it for its own format.
+is checked once against :class:`evalkit.records.ComparisonDoc` at the report's boundary
+(:func:`evalkit.report._record.typed_comparison`); the functions here read its typed rows the
+same way for the HTML page (:mod:`evalkit.report.html.compare`), the Markdown summary
+(:mod:`evalkit.report.markdown`), the JUnit XML (:mod:`evalkit.report.junit`) and
+``compare.csv`` (:mod:`evalkit.report.compare_files`): a row's outcome and whether it was
+tested at all, what it left out and why, the procedures behind its interval and p-value, run
+labels, and the test and correction of the whole document, each in words. They return plain
+text and never markup; each report escapes it for its own format.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
-from evalkit.report._format import (
-    MISSING,
-    as_dict,
-    as_list,
-    finite_number,
-    format_number,
-    is_number,
-    text_of,
-)
+from evalkit.records import CompareSettings, ComparisonDoc, ComparisonRow, Examples
+from evalkit.report._format import MISSING, format_number
 
 #: The three outcomes of a comparison row, as :func:`evalkit.compare.compare_runs` names them.
 IMPROVED = "improved"
@@ -43,80 +35,80 @@ AGAINST_TITLES = {
 }
 
 
-def change_of(row: Mapping[str, Any]) -> str:
+def _row(**fields: object) -> ComparisonRow:
+    """A comparison row for the examples below: the required fields, then ``fields``.
+
+    >>> _row(delta=-1.0).delta
+    -1.0
+    """
+    base: dict[str, object] = {
+        "a": 0, "b": 1, "against": "baseline", "task": "t", "metric": "m",
+        "higher_is_better": True, "signature": "s", "n": 4, "errors_excluded": 0,
+        "value_a": 1.0, "value_b": 1.0, "delta": 0.0, "significant": False,
+        "change": NO_CHANGE,
+    }  # fmt: skip
+    return ComparisonRow.model_validate({**base, **fields})
+
+
+def _finite(value: float | None) -> bool:
+    """Whether an optional number is present and finite (NaN is a valid, undefined value)."""
+    return value is not None and math.isfinite(value)
+
+
+def change_of(row: ComparisonRow) -> str:
     """The outcome of a comparison row: ``improved``, ``regressed`` or ``no significant change``.
 
     The recorded ``change`` is used when it is one of the three; otherwise it is derived from
     ``significant``, the sign of ``delta`` and ``higher_is_better`` (a significant fall of a
     lower-is-better metric such as TER is an improvement).
 
-    >>> change_of({"change": "regressed"})
+    >>> change_of(_row(change="regressed"))
     'regressed'
-    >>> change_of({"significant": True, "delta": -2.0, "higher_is_better": False})
+    >>> change_of(_row(change="", significant=True, delta=-2.0, higher_is_better=False))
     'improved'
-    >>> change_of({"significant": False, "delta": -2.0, "higher_is_better": True})
+    >>> change_of(_row(change="", significant=False, delta=-2.0))
     'no significant change'
     """
-    recorded = row.get("change")
-    if recorded in CHANGE_MARKS:
-        return str(recorded)
-    delta = finite_number(row.get("delta"))
-    if row.get("significant") is not True or not delta:
+    if row.change in CHANGE_MARKS:
+        return row.change
+    delta = row.delta
+    if not row.significant or delta is None or not math.isfinite(delta) or not delta:
         return NO_CHANGE
-    better = (delta > 0) == (row.get("higher_is_better") is not False)
+    better = (delta > 0) == row.higher_is_better
     return IMPROVED if better else REGRESSED
 
 
-def is_tested(row: Mapping[str, Any]) -> bool:
+def is_tested(row: ComparisonRow) -> bool:
     """Whether a comparison row had a paired test (set-level metrics that skip resampling do
     not: their row has no interval and no p-value).
 
-    >>> is_tested({"change": "not tested"}), is_tested({"p_value": None})
+    >>> is_tested(_row(change="not tested")), is_tested(_row(change="", p_value=None))
     (False, False)
-    >>> is_tested({"p_value": 0.2})
+    >>> is_tested(_row(change="", p_value=0.2))
     True
     """
-    if row.get("change") == NOT_TESTED:
+    if row.change == NOT_TESTED:
         return False
-    if row.get("change") in CHANGE_MARKS:
+    if row.change in CHANGE_MARKS:
         return True
-    return finite_number(row.get("p_value")) is not None or (
-        finite_number(row.get("ci_low")) is not None
-        and finite_number(row.get("ci_high")) is not None
-    )
+    return _finite(row.p_value) or (_finite(row.ci_low) and _finite(row.ci_high))
 
 
-def count_of(value: Any) -> int:
-    """A recorded count (a number, or a dict of counts by reason) as one whole number.
-
-    >>> count_of({"failed_a": 2, "missing_b": {"x": 1}}), count_of(-3), count_of(None)
-    (3, 0, 0)
-    """
-    if isinstance(value, Mapping):
-        return sum(count_of(v) for v in value.values())
-    number = finite_number(value)
-    return int(number) if number is not None and number > 0 else 0
-
-
-def left_out_counts(row: Mapping[str, Any]) -> dict[str, int]:
+def left_out_counts(row: ComparisonRow) -> dict[str, int]:
     """How many samples a comparison row left out, by reason (only reasons with any).
 
     Reads ``left_out`` (a dict of counts such as ``failed_a``, ``missing_b``), or, in documents
     written before it existed, ``errors_excluded`` (samples whose call failed in either run).
 
-    >>> left_out_counts({"left_out": {"failed_a": 0, "failed_b": 2}, "errors_excluded": 2})
+    >>> left_out_counts(_row(left_out={"failed_a": 0, "failed_b": 2}, errors_excluded=2))
     {'failed_b': 2}
-    >>> left_out_counts({"errors_excluded": 1}), left_out_counts({"errors_excluded": 0})
+    >>> left_out_counts(_row(errors_excluded=1)), left_out_counts(_row(errors_excluded=0))
     ({'failed': 1}, {})
     """
-    raw = row.get("left_out")
-    if isinstance(raw, Mapping):
-        counts = {str(k): count_of(v) for k, v in raw.items()}
-        return {k: n for k, n in counts.items() if n > 0}
-    if count_of(raw):
-        return {"left_out": count_of(raw)}
-    if count_of(row.get("errors_excluded")):
-        return {"failed": count_of(row.get("errors_excluded"))}
+    if "left_out" in row.model_fields_set:
+        return {k: n for k, n in row.left_out.items() if n > 0}
+    if row.errors_excluded > 0:
+        return {"failed": row.errors_excluded}
     return {}
 
 
@@ -145,12 +137,12 @@ def _reason_text(key: str, a_label: str, b_label: str) -> str:
     return f"{reason.replace('_', ' ')} ({run})"
 
 
-def left_out_text(row: Mapping[str, Any], a_label: str = "A", b_label: str = "B") -> str:
+def left_out_text(row: ComparisonRow, a_label: str = "A", b_label: str = "B") -> str:
     """What a row left out, in words; empty when it left nothing out.
 
-    >>> left_out_text({"left_out": {"failed_b": 1, "missing_a": 2}}, "a", "b")
+    >>> left_out_text(_row(left_out={"failed_b": 1, "missing_a": 2}), "a", "b")
     '3 left out: 1 failed in b, 2 missing from a'
-    >>> left_out_text({"errors_excluded": 0})
+    >>> left_out_text(_row(errors_excluded=0))
     ''
     """
     counts = left_out_counts(row)
@@ -160,154 +152,157 @@ def left_out_text(row: Mapping[str, Any], a_label: str = "A", b_label: str = "B"
     return f"{format_number(sum(counts.values()))} left out: {', '.join(parts)}"
 
 
-def procedure_text(row: Mapping[str, Any]) -> str:
+def procedure_text(row: ComparisonRow) -> str:
     """The procedures behind a row's interval and p-value, named both where they differ.
 
-    >>> procedure_text({"interval_method": "BCa bootstrap", "p_method": "paired bootstrap"})
+    >>> procedure_text(_row(interval_method="BCa bootstrap", p_method="paired bootstrap"))
     'interval: BCa bootstrap; p-value: paired bootstrap'
-    >>> procedure_text({"interval_method": "paired bootstrap", "p_method": "paired bootstrap"})
+    >>> procedure_text(_row(interval_method="paired bootstrap", p_method="paired bootstrap"))
     'paired bootstrap'
-    >>> procedure_text({})
+    >>> procedure_text(_row())
     ''
     """
-    interval, p = row.get("interval_method"), row.get("p_method")
+    interval, p = row.interval_method, row.p_method
     if interval and p and interval != p:
-        return f"interval: {text_of(interval)}; p-value: {text_of(p)}"
-    return text_of(interval or p) if (interval or p) else ""
+        return f"interval: {interval}; p-value: {p}"
+    return interval or p or ""
 
 
-def wtl_text(row: Mapping[str, Any], sep: str = " / ") -> str:
+def procedures_differ(row: ComparisonRow) -> bool:
+    """Whether a row's interval and p-value come from two different named procedures."""
+    return bool(row.interval_method and row.p_method and row.interval_method != row.p_method)
+
+
+def wtl_text(row: ComparisonRow, sep: str = " / ") -> str:
     """Wins / ties / losses, or one em dash where the metric has none (set-level metrics).
 
-    >>> wtl_text({"wins": 3, "ties": 0, "losses": 1}), wtl_text({"wins": None})
+    >>> wtl_text(_row(wins=3, ties=0, losses=1)), wtl_text(_row(wins=None))
     ('3 / 0 / 1', '—')
     """
-    counts = [row.get(k) for k in ("wins", "ties", "losses")]
-    if all(is_number(c) for c in counts):
+    counts = (row.wins, row.ties, row.losses)
+    if all(c is not None for c in counts):
         return sep.join(format_number(c) for c in counts)
     return MISSING
 
 
-def full_value_text(row: Mapping[str, Any], side: str) -> str:
+def full_value_text(row: ComparisonRow, side: str) -> str:
     """``full run V`` when the run's full-run value is recorded and the row left samples out
     or the two differ; else empty.
 
-    >>> full_value_text({"value_a": 81.92, "value_a_full": 79.17, "n_a_full": 20}, "a")
+    >>> full_value_text(_row(value_a=81.92, value_a_full=79.17, n_a_full=20), "a")
     'full run 79.17 (n 20)'
-    >>> full_value_text({"value_a": 0.5, "value_a_full": 0.5}, "a")
+    >>> full_value_text(_row(value_a=0.5, value_a_full=0.5), "a")
     ''
     """
-    full = row.get(f"value_{side}_full")
-    if not is_number(full):
+    if side == "a":
+        value, full, n_full = row.value_a, row.value_a_full, row.n_a_full
+    else:
+        value, full, n_full = row.value_b, row.value_b_full, row.n_b_full
+    if full is None:
         return ""
     shown = format_number(full)
-    if not left_out_counts(row) and shown == format_number(row.get(f"value_{side}")):
+    if not left_out_counts(row) and shown == format_number(value):
         return ""
-    n_full = row.get(f"n_{side}_full")
-    if isinstance(n_full, int) and not isinstance(n_full, bool):
+    if n_full is not None:
         return f"full run {shown} (n {format_number(n_full)})"
     return f"full run {shown}"
 
 
-def run_labels(doc: Mapping[str, Any]) -> dict[int, str]:
+def run_labels(doc: ComparisonDoc) -> dict[int, str]:
     """Run index -> label, from the document's ``runs``.
 
-    >>> run_labels({"runs": [{"index": 0, "label": "a"}, {"index": 1, "label": "b"}]})
+    >>> from evalkit.report._record import typed_comparison
+    >>> run_labels(typed_comparison({"format_version": 1, "kind": "pairwise",
+    ...     "runs": [{"index": 0, "label": "a", "path": "r/a"},
+    ...              {"index": 1, "label": "b", "path": "r/b"}],
+    ...     "settings": {"test": "bootstrap", "alpha": 0.05, "confidence": 0.95},
+    ...     "regressions": 0, "exit_code": 0}))
     {0: 'a', 1: 'b'}
     """
-    out: dict[int, str] = {}
-    for pos, run in enumerate(as_list(doc.get("runs"))):
-        run = as_dict(run)
-        index = run.get("index", pos)
-        if isinstance(index, int) and not isinstance(index, bool):
-            out[index] = text_of(run.get("label", f"run {index}"))
-    return out
+    return {run.index: run.label for run in doc.runs}
 
 
-def pair_labels(labels: Mapping[int, str], row: Mapping[str, Any]) -> tuple[str, str]:
+def pair_labels(labels: Mapping[int, str], row: ComparisonRow | Examples) -> tuple[str, str]:
     """The labels of a row's runs ``a`` and ``b`` (``run N`` when a label is unknown).
 
-    >>> pair_labels({0: "a"}, {"a": 0, "b": 1})
+    >>> pair_labels({0: "a"}, _row(a=0, b=1))
     ('a', 'run 1')
     """
-
-    def one(index: Any) -> str:
-        if isinstance(index, int) and index in labels:
-            return labels[index]
-        return f"run {text_of(index)}"
-
-    return one(row.get("a")), one(row.get("b"))
+    return labels.get(row.a, f"run {row.a}"), labels.get(row.b, f"run {row.b}")
 
 
-def correction_text(settings: Mapping[str, Any]) -> str:
+def correction_text(settings: CompareSettings) -> str:
     """The multiple-comparison correction of a document, in words.
 
-    >>> correction_text({"correction": "holm"})
+    >>> s = CompareSettings(test="bootstrap", alpha=0.05, confidence=0.95, correction="holm")
+    >>> correction_text(s)
     'Holm–Bonferroni across all metrics and tasks of this comparison'
     """
-    correction = settings.get("correction")
-    if correction == "holm":
+    if settings.correction == "holm":
         return "Holm–Bonferroni across all metrics and tasks of this comparison"
-    if correction is None:
+    if settings.correction is None:
         return "none"
-    return text_of(correction)
+    return settings.correction
 
 
-def paired_test_text(settings: Mapping[str, Any]) -> str:
+def paired_test_text(settings: CompareSettings) -> str:
     """The paired test of a document, in words.
 
-    >>> paired_test_text({"test": "bootstrap", "resamples": 1000})
+    >>> paired_test_text(CompareSettings(test="bootstrap", resamples=1000, alpha=0.05,
+    ...                                  confidence=0.95))
     'paired bootstrap, 1,000 resamples'
     """
-    test = settings.get("test")
-    resamples = settings.get("resamples")
-    if test == "bootstrap":
+    if settings.test == "bootstrap":
         name, unit = "paired bootstrap", "resamples"
-    elif test == "randomization":
+    elif settings.test == "randomization":
         name, unit = "approximate randomization", "trials"
     else:
-        name, unit = text_of(test), "resamples"
-    if is_number(resamples):
-        return f"{name}, {format_number(resamples)} {unit}"
+        name, unit = settings.test, "resamples"
+    if settings.resamples is not None:
+        return f"{name}, {format_number(settings.resamples)} {unit}"
     return name
 
 
-def p_value_text(settings: Mapping[str, Any]) -> str:
+def p_value_text(settings: CompareSettings) -> str:
     """How p-values are computed, with the floor they cannot go below.
 
-    >>> p_value_text({"resamples": 1000})
+    >>> p_value_text(CompareSettings(test="bootstrap", resamples=1000, alpha=0.05,
+    ...                              confidence=0.95))
     'two-sided; never below 1/(resamples+1) = 0.000999'
     """
-    resamples = settings.get("resamples")
+    resamples = settings.resamples
     text = "two-sided; never below 1/(resamples+1)"
-    if isinstance(resamples, int) and not isinstance(resamples, bool) and resamples >= 0:
+    if resamples is not None and resamples >= 0:
         text += f" = {format_number(1 / (resamples + 1), 3)}"
     return text
 
 
-def resolution_warning(doc: Mapping[str, Any]) -> str | None:
+def resolution_warning(doc: ComparisonDoc) -> str | None:
     """A warning when no comparison of the document can be significant, else ``None``.
 
     A resampling p-value is at least ``1/(R+1)`` for ``R`` resamples, and Holm multiplies the
     smallest p-value by the number of tests ``m``; when ``m/(R+1) >= alpha`` not even a
     comparison that won every resample can reach significance.
 
-    >>> resolution_warning({"settings": {"resamples": 1000, "alpha": 0.05},
-    ...                     "comparisons": [{}] * 68})[:60]
+    >>> def doc(resamples, m):
+    ...     return ComparisonDoc(format_version=1, kind="pairwise", runs=[],
+    ...         settings=CompareSettings(test="bootstrap", resamples=resamples, alpha=0.05,
+    ...                                  confidence=0.95),
+    ...         comparisons=[_row()] * m, regressions=0, exit_code=0)
+    >>> resolution_warning(doc(1000, 68))[:60]
     'With 1,000 resamples and 68 comparisons the smallest possibl'
-    >>> resolution_warning({"settings": {"resamples": 10000, "alpha": 0.05},
-    ...                     "comparisons": [{}] * 68}) is None
+    >>> resolution_warning(doc(10000, 68)) is None
     True
     """
-    settings = as_dict(doc.get("settings"))
-    resamples, alpha = settings.get("resamples"), finite_number(settings.get("alpha"))
-    m = len(as_list(doc.get("comparisons")))
-    if not isinstance(resamples, int) or isinstance(resamples, bool) or resamples < 1:
+    settings = doc.settings
+    resamples, alpha = settings.resamples, settings.alpha
+    m = len(doc.comparisons)
+    if resamples is None or resamples < 1:
         return None
-    if alpha is None or alpha <= 0 or not m:
+    if not math.isfinite(alpha) or alpha <= 0 or not m:
         return None
     floor = m / (resamples + 1)
-    if settings.get("correction") not in (None, "holm") or floor < alpha:
+    if settings.correction not in (None, "holm") or floor < alpha:
         return None
     need = math.floor(m / alpha)
     return (

@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from evalkit.records import ComparisonRow, RecordError
+from evalkit.report._record import typed_comparison
 from evalkit.report.compare_files import (
     COMPARE_COLUMNS,
     compare_csv_text,
@@ -222,13 +224,16 @@ def test_significance_is_direction_aware(pairwise: dict[str, Any]) -> None:
     # TER (lower is better) rose from A to B: a regression, although its delta is positive.
     ter = next(r for r in pairwise["comparisons"] if r["metric"] == "ter")
     assert ter["delta"] > 0 and ter["higher_is_better"] is False
-    stripped = {k: v for k, v in ter.items() if k != "change"}
-    assert change_of(stripped) == "regressed"
-    assert change_of({**stripped, "delta": -ter["delta"]}) == "improved"
-    assert change_of({**stripped, "significant": False}) == "no significant change"
+    # A ``change`` this version does not name (a newer outcome) is derived from the row.
+    stripped = {**ter, "change": "changed"}
+    assert change_of(ComparisonRow.model_validate(stripped)) == "regressed"
+    flipped = {**stripped, "delta": -ter["delta"]}
+    assert change_of(ComparisonRow.model_validate(flipped)) == "improved"
+    quiet = {**stripped, "significant": False}
+    assert change_of(ComparisonRow.model_validate(quiet)) == "no significant change"
     doc = copy.deepcopy(pairwise)
     for row in doc["comparisons"]:
-        del row["change"]
+        row["change"] = "changed"
     assert render_compare_html(doc).count("▼ regressed</span>") == len(doc["comparisons"])
 
 
@@ -262,10 +267,10 @@ def test_series_charts_mark_significant_regressions(series_sig: dict[str, Any]) 
 
 
 def test_series_without_reachable_significance_says_why(series: dict[str, Any]) -> None:
-    warning = resolution_warning(series)
+    warning = resolution_warning(typed_comparison(series))
     assert warning is not None and "68/1,001 = 0.0679" in warning
     assert "no comparison can be significant" in render_compare_html(series)
-    assert resolution_warning(_load("series_significant")) is None
+    assert resolution_warning(typed_comparison(_load("series_significant"))) is None
 
 
 def test_forgotten_section(series: dict[str, Any]) -> None:
@@ -340,9 +345,44 @@ def test_html_is_deterministic(series_sig: dict[str, Any]) -> None:
 
 
 def test_empty_document_renders() -> None:
-    html = render_compare_html({})
+    doc = {
+        "format_version": 1,
+        "kind": "pairwise",
+        "runs": [],
+        "settings": {"test": "bootstrap", "alpha": 0.05, "confidence": 0.95},
+        "regressions": 0,
+        "exit_code": 0,
+    }
+    html = render_compare_html(doc)
     assert "This comparison has no rows." in html
     assert "no significant regression" in html
+
+
+@pytest.mark.parametrize(
+    ("doc", "problem"),
+    [
+        ({}, "compare.json: not a comparison: format_version: Field required"),
+        ({"format_version": 9}, "compare.json: format_version 9 is newer than this evalkit"),
+        ("[]", "compare.json: not a comparison (a JSON object is expected)"),
+    ],
+)
+def test_malformed_document_is_refused_by_every_renderer(doc: Any, problem: str) -> None:
+    renderers = (render_compare_html, render_compare_markdown, compare_csv_text, junit_for_compare)
+    for render in renderers:
+        with pytest.raises(RecordError) as err:
+            render(doc)
+        assert str(err.value).startswith(problem), render.__name__
+
+
+def test_malformed_row_is_refused_naming_the_field(tmp_path: Path) -> None:
+    doc = copy.deepcopy(_load("pairwise"))
+    doc["comparisons"][3]["delta"] = "0.5"  # text where the schema has a number
+    with pytest.raises(RecordError) as err:
+        write_compare_outputs(doc, tmp_path / "ab")
+    assert str(err.value).startswith(f"{tmp_path / 'ab' / 'compare.json'}: not a comparison:")
+    assert "comparisons.3.delta: Input should be a valid number" in str(err.value)
+    assert err.value.exit_code == 2
+    assert not (tmp_path / "ab").exists()  # refused before anything was written
 
 
 # --- files and CSV ---------------------------------------------------------------------------
@@ -487,6 +527,7 @@ def test_junit_for_compare(name: str) -> None:
 
 def test_junit_for_run_counts_gates() -> None:
     header = {
+        "format_version": 1,
         "suite": {"name": "quickstart"},
         "model": {"spec": "predictions:" + IMG},
         "bootstrap": {"confidence": 0.9},
@@ -500,9 +541,20 @@ def test_junit_for_run_counts_gates() -> None:
                 "ci_high": 0.75,
                 "n": 16,
                 "n_errors": 1,
+                "higher_is_better": True,
                 "signature": "exact_match|" + BREAKOUT,
             },
-            {"task": "translate", "metric": "bleu", "value": 31.2, "n": 20, "n_errors": 0},
+            {
+                "task": "translate",
+                "metric": "bleu",
+                "value": 31.2,
+                "ci_low": None,
+                "ci_high": None,
+                "n": 20,
+                "n_errors": 0,
+                "higher_is_better": True,
+                "signature": "bleu",
+            },
         ],
     }
     gates = [
@@ -545,5 +597,9 @@ def test_junit_for_run_counts_gates() -> None:
     assert skipped is not None and skipped.get("message") == "no baseline run given"
     assert "<script" not in xml and "<img" not in xml
     assert junit_for_run(header, gates) == xml
-    empty = ET.fromstring(junit_for_run({}, []))
+    empty = ET.fromstring(junit_for_run({"format_version": 1}, []))  # a run just started
     assert empty.get("tests") == "0"
+    with pytest.raises(RecordError, match=r"format_version: Field required"):
+        junit_for_run({}, [])
+    with pytest.raises(RecordError, match=r"^gates\[4\]: not a gate outcome: status: Field"):
+        junit_for_run(header, [*gates[:4], {k: v for k, v in gates[4].items() if k != "status"}])

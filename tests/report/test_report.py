@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from evalkit.cli.app import main
+from evalkit.records import RecordError
 from evalkit.report import (
     neutralise_cell,
     render_html,
@@ -310,6 +312,42 @@ def test_lone_surrogate_in_record_does_not_break_reports(tmp_path: Path) -> None
     assert data["samples"][0]["prediction"] == "bad \ud800 half"
 
 
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ({"prediction": 5}, "prediction: Input should be a valid string"),
+        ({"references": "ref"}, "references: Input should be a valid list"),
+        ({"id": 7}, "id: Input should be a valid string"),
+        ({"extra": 1}, "extra: Extra inputs are not permitted"),
+    ],
+)
+def test_malformed_sample_line_is_refused_not_rendered(
+    tmp_path: Path, bad: dict[str, Any], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = f"{tmp_path / SAMPLES}: sample 2: not a sample line: {problem}."
+    write_json_atomic(tmp_path / RESULTS, _header(ROWS))
+    append_samples(tmp_path / SAMPLES, [SAMPLE_LINES[0], {**SAMPLE_LINES[1], **bad}])
+    for render in (render_html, render_markdown):
+        with pytest.raises(RecordError) as err:
+            render(load_run(tmp_path))
+        assert str(err.value) == problem
+    with pytest.raises(RecordError):
+        write_reports(tmp_path)
+    assert not (tmp_path / "report.html").exists() and not (tmp_path / "results.csv").exists()
+    # The command line: exit code 2 and the same message, naming the file and the field.
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"RecordError: {problem}\n"
+
+
+def test_malformed_result_row_is_refused_by_the_loader(tmp_path: Path) -> None:
+    rows = [ROWS[0], {**ROWS[1], "n": "5"}]
+    write_json_atomic(tmp_path / RESULTS, _header(rows))
+    with pytest.raises(RecordError, match=r"results.1.n: Input should be a valid integer"):
+        write_reports(tmp_path)
+
+
 def test_many_samples_are_embedded_once(tmp_path: Path) -> None:
     write_json_atomic(tmp_path / RESULTS, _header(ROWS))
     append_samples(
@@ -380,9 +418,18 @@ def test_results_csv(run_dir: Path) -> None:
     assert (rows[2]["value"], rows[2]["ci_low"]) == ("nan", "")
 
 
-def test_write_results_csv_accepts_partial_rows(tmp_path: Path) -> None:
-    path = write_results_csv([{"task": "@t", "metric": "m", "value": -1}], tmp_path / "r.csv")
-    assert path.read_text(encoding="utf-8").splitlines()[1] == "'@t,m,-1,,,,,,"
+def test_write_results_csv_neutralises_a_valid_row(tmp_path: Path) -> None:
+    row = {"task": "@t", "metric": "m", "value": -1.0, "ci_low": None, "ci_high": None,
+           "n": 3, "n_errors": 0, "higher_is_better": False, "signature": "=s"}  # fmt: skip
+    path = write_results_csv([row], tmp_path / "r.csv")
+    assert path.read_text(encoding="utf-8").splitlines()[1] == "'@t,m,-1.0,,,3,0,false,'=s"
+
+
+def test_write_results_csv_refuses_partial_rows(tmp_path: Path) -> None:
+    with pytest.raises(RecordError) as err:
+        write_results_csv([{"task": "@t", "metric": "m", "value": -1}], tmp_path / "r.csv")
+    assert str(err.value).startswith("results.json: not a run header: results.0.ci_low: Field")
+    assert not (tmp_path / "r.csv").exists()
 
 
 # --- Markdown -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from evalkit.compare import CompareOptions, compare_runs
+from evalkit.records import ResultRow
 from evalkit.report.compare_files import compare_csv_text, write_compare_outputs
 from evalkit.report.html.charts import forest_svg, histogram, histogram_svg, results_svg
 from evalkit.report.html.compare import render_compare_html
@@ -148,13 +149,14 @@ def test_discrete_scores_get_one_labelled_bar_each() -> None:
 
 
 def test_result_bars_are_scaled_to_their_values() -> None:
-    svg = results_svg(
-        [
-            {"metric": "perplexity", "value": 137.0, "ci_low": 120.0, "ci_high": 150.0},
-            {"metric": "rate", "value": 0.02, "ci_low": 0.01, "ci_high": 0.03},
-        ],
-        "t",
-    )
+    common: dict[str, Any] = {"task": "t", "n": 4, "n_errors": 0, "signature": "s"}
+    rows = [
+        ResultRow(metric="perplexity", value=137.0, ci_low=120.0, ci_high=150.0,
+                  higher_is_better=False, **common),
+        ResultRow(metric="rate", value=0.02, ci_low=0.01, ci_high=0.03, higher_is_better=True,
+                  **common),
+    ]  # fmt: skip
+    svg = results_svg(rows, "t")
     ends = re.findall(r'font-size="9"[^>]*>([^<]*)</text>', svg)
     assert ends == ["0", "150", "0", "0.03"]
 

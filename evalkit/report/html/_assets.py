@@ -53,7 +53,45 @@ def script_json(obj: Any) -> Markup:
     {'a': '</script>'}
     """
     text = json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return Markup(_SCRIPT_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+    return _script_safe(text)
+
+
+def payload_json(obj: Any) -> Markup:
+    """:func:`script_json` for a large payload built from plain data: the same text, faster.
+
+    The payload is encoded as it is, in one :func:`json.dumps` call, without the pass of
+    :func:`script_json` that copies the whole structure to replace non-finite floats; only
+    when the encoder meets one (``ValueError``) is the payload encoded by :func:`script_json`.
+    The two give the same text for any payload whose dict keys are strings (the encoder
+    writes a key ``True`` as ``true`` where :func:`script_json` writes ``True``), which is
+    the caller's guarantee.
+
+    Args:
+        obj: JSON-serialisable data whose dict keys are all strings.
+
+    Returns:
+        The JSON text, escaped for ``<script>`` and marked safe for the template.
+
+    >>> payload_json({"a": ["</script>", 1.5]}) == script_json({"a": ["</script>", 1.5]})
+    True
+    >>> str(payload_json({"v": [float("nan"), 2.0]}))
+    '{"v":[null,2.0]}'
+    """
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # a NaN or an infinity somewhere: the copying pass replaces it
+        return script_json(obj)
+    return _script_safe(text)
+
+
+def _script_unsafe_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def _script_safe(text: str) -> Markup:
+    """JSON text with the characters unsafe in ``<script>`` as ``\\uXXXX`` escapes (one
+    regex pass over the whole text; JSON has them only inside strings)."""
+    return Markup(_SCRIPT_UNSAFE.sub(_script_unsafe_escape, text))
 
 
 def _finite(obj: Any) -> Any:

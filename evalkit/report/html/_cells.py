@@ -6,28 +6,24 @@ is better, and a p-value at three significant digits.
 
 from __future__ import annotations
 
-from typing import Any
-
-from evalkit.report._format import MISSING, format_number, is_number
+from evalkit.report._format import MISSING, format_number
 
 
-def p_text(value: Any) -> str:
-    """A p-value at three significant digits, or an em dash when it is not a number.
+def p_text(value: float | None) -> str:
+    """A p-value at three significant digits, or an em dash when it is absent.
 
-    >>> p_text(0.012345), p_text(None)
-    ('0.0123', '—')
+    >>> p_text(0.012345), p_text(None), p_text(float("nan"))
+    ('0.0123', '—', 'NaN')
     """
-    return format_number(value, 3) if is_number(value) else MISSING
+    return MISSING if value is None else format_number(value, 3)
 
 
-def direction(hib: Any) -> tuple[str, str]:
-    """The arrow of a metric's better direction and its title (both empty when unknown).
+def direction(higher_is_better: bool) -> tuple[str, str]:
+    """The arrow of a metric's better direction and its title.
 
-    >>> direction(True), direction(None)
-    (('↑', 'higher is better'), ('', ''))
+    >>> direction(True), direction(False)
+    (('↑', 'higher is better'), ('↓', 'lower is better'))
     """
-    if hib is True:
+    if higher_is_better:
         return "↑", "higher is better"
-    if hib is False:
-        return "↓", "lower is better"
-    return "", ""
+    return "↓", "lower is better"

@@ -15,6 +15,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from evalkit.records import ResultRow
 from evalkit.report._format import format_ci, format_number, format_tick, nice_range, nice_step
 
 #: Bins of a score histogram (fewer when a metric takes fewer distinct values).
@@ -35,10 +36,8 @@ def _n(x: float) -> str:
     return "0.0" if text == "-0.0" else text
 
 
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _short(label: str, limit: int = _LABEL_CHARS) -> str:
@@ -62,7 +61,7 @@ def value_domain(values: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
-def results_svg(rows: Sequence[Mapping[str, Any]], title: str, ci_label: str = "95% CI") -> Markup:
+def results_svg(rows: Sequence[ResultRow], title: str, ci_label: str = "95% CI") -> Markup:
     """One horizontal bar per result row, with its confidence interval as a whisker.
 
     Each bar has its own scale (see :func:`value_domain`; the ends are labelled), because one
@@ -77,7 +76,9 @@ def results_svg(rows: Sequence[Mapping[str, Any]], title: str, ci_label: str = "
     Returns:
         The ``<svg>`` element, marked safe.
 
-    >>> svg = results_svg([{"metric": "<b>", "value": 0.5, "ci_low": 0.4, "ci_high": 0.6}], "t")
+    >>> row = ResultRow(task="t", metric="<b>", value=0.5, ci_low=0.4, ci_high=0.6, n=4,
+    ...                 n_errors=0, higher_is_better=True, signature="s")
+    >>> svg = results_svg([row], "t")
     >>> svg.count('class="bar"'), svg.count('class="whisker"'), "<b>" in svg
     (1, 1, False)
     """
@@ -90,15 +91,14 @@ def results_svg(rows: Sequence[Mapping[str, Any]], title: str, ci_label: str = "
     ]
     for i, row in enumerate(rows):
         y = top + i * row_h
-        metric = str(row.get("metric", ""))
-        hib = row.get("higher_is_better")
-        arrow = " ↑" if hib is True else " ↓" if hib is False else ""
+        metric = row.metric
+        arrow = " ↑" if row.higher_is_better else " ↓"
         out.append(
             f'<text class="label" x="{left - 8}" y="{_n(y + 15)}" text-anchor="end">'
             f"{escape(_short(metric) + arrow)}<title>{escape(metric)}</title></text>"
         )
-        value = _finite(row.get("value"))
-        low, high = _finite(row.get("ci_low")), _finite(row.get("ci_high"))
+        value = _finite(row.value)
+        low, high = _finite(row.ci_low), _finite(row.ci_high)
         known = [v for v in (value, low, high) if v is not None]
         out.append(
             f'<rect class="bar-bg" x="{left}" y="{_n(y + 5)}" width="{plot_w}" height="14"/>'
@@ -111,9 +111,9 @@ def results_svg(rows: Sequence[Mapping[str, Any]], title: str, ci_label: str = "
         def x_of(v: float, lo: float = lo, hi: float = hi) -> float:
             return left + (v - lo) / (hi - lo) * plot_w
 
-        tip = f"{metric}: {format_number(row.get('value'))}"
+        tip = f"{metric}: {format_number(row.value)}"
         if low is not None or high is not None:
-            tip += f" ({ci_label} {format_ci(row.get('ci_low'), row.get('ci_high'))})"
+            tip += f" ({ci_label} {format_ci(row.ci_low, row.ci_high)})"
         if value is not None:
             x0, x1 = sorted((x_of(max(lo, min(0.0, hi))), x_of(value)))
             out.append(
@@ -132,7 +132,7 @@ def results_svg(rows: Sequence[Mapping[str, Any]], title: str, ci_label: str = "
             f'<text x="{left + plot_w}" y="{_n(y + 29)}" font-size="9" text-anchor="end">'
             f"{escape(format_number(hi))}</text>"
             f'<text class="label" x="{left + plot_w + 8}" y="{_n(y + 16)}">'
-            f"{escape(format_number(row.get('value')))}</text>"
+            f"{escape(format_number(row.value))}</text>"
         )
     out.append("</svg>")
     return Markup("".join(out))

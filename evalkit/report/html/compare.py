@@ -23,19 +23,13 @@ says what it left out, and ``compare.json`` keeps everything.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.report._format import (
-    MISSING,
-    as_dict,
-    as_list,
-    confidence_label,
-    finite_number,
-    format_ci,
-    format_number,
-    text_of,
-)
+from evalkit.records import ComparisonDoc, ComparisonRow, SampleCounts
+from evalkit.report._format import MISSING, confidence_label, format_ci, format_number, or_missing
+from evalkit.report._record import typed_comparison
 from evalkit.report.html._assets import page_assets, script_json, template_environment
 from evalkit.report.html._cells import direction, p_text
 from evalkit.report.html.charts import forest_svg
@@ -50,7 +44,6 @@ from evalkit.report.views import (
     REGRESSED,
     change_of,
     correction_text,
-    count_of,
     full_value_text,
     is_tested,
     left_out_counts,
@@ -59,6 +52,7 @@ from evalkit.report.views import (
     pair_labels,
     paired_test_text,
     procedure_text,
+    procedures_differ,
     resolution_warning,
     run_labels,
     wtl_text,
@@ -70,68 +64,59 @@ PAGE_SIZE = 100
 # --- comparison table ----------------------------------------------------------------------------
 
 
-def _sort_key(value: Any) -> str:
+def _sort_key(value: float | None) -> str:
     """A ``data-sort`` attribute value: the number for numeric cells, empty when absent/NaN."""
-    number = finite_number(value)
-    return "" if number is None else repr(number)
+    return "" if value is None or not math.isfinite(value) else repr(float(value))
 
 
-def _comparison_row(
-    row: Mapping[str, Any], index: int, labels: Mapping[int, str]
-) -> dict[str, Any]:
+def _comparison_row(row: ComparisonRow, index: int, labels: Mapping[int, str]) -> dict[str, Any]:
     change = change_of(row)
     a_label, b_label = pair_labels(labels, row)
-    arrow, arrow_title = direction(row.get("higher_is_better"))
-    against = text_of(row.get("against"))
-    wins = row.get("wins")
+    arrow, arrow_title = direction(row.higher_is_better)
     tested = is_tested(row)
     left_out = left_out_counts(row)
     return {
         "index": index,
-        "task": text_of(row.get("task")),
-        "metric": text_of(row.get("metric")),
-        "signature": text_of(row.get("signature")),
+        "task": row.task,
+        "metric": row.metric,
+        "signature": row.signature,
         "direction": arrow,
         "direction_title": arrow_title,
         "a_label": a_label,
         "b_label": b_label,
-        "against": against,
-        "against_title": AGAINST_TITLES.get(against, ""),
-        "value_a": format_number(row.get("value_a")),
-        "value_a_sort": _sort_key(row.get("value_a")),
-        "value_b": format_number(row.get("value_b")),
-        "value_b_sort": _sort_key(row.get("value_b")),
-        "delta": format_number(row.get("delta")),
-        "delta_sort": _sort_key(row.get("delta")),
-        "ci": format_ci(row.get("ci_low"), row.get("ci_high")),
-        "ci_sort": _sort_key(row.get("ci_low")),
-        "p": p_text(row.get("p_value")),
-        "p_sort": _sort_key(row.get("p_value")),
-        "p_adjusted": p_text(row.get("p_adjusted")),
-        "p_adjusted_sort": _sort_key(row.get("p_adjusted")),
+        "against": row.against,
+        "against_title": AGAINST_TITLES.get(row.against, ""),
+        "value_a": format_number(row.value_a),
+        "value_a_sort": _sort_key(row.value_a),
+        "value_b": format_number(row.value_b),
+        "value_b_sort": _sort_key(row.value_b),
+        "delta": format_number(row.delta),
+        "delta_sort": _sort_key(row.delta),
+        "ci": format_ci(row.ci_low, row.ci_high),
+        "ci_sort": _sort_key(row.ci_low),
+        "p": p_text(row.p_value),
+        "p_sort": _sort_key(row.p_value),
+        "p_adjusted": p_text(row.p_adjusted),
+        "p_adjusted_sort": _sort_key(row.p_adjusted),
         "change": change if tested else NOT_TESTED,
         "change_class": change.replace(" ", "-") if tested else "not-tested",
         "mark": CHANGE_MARKS[change] if tested else "◇",
         "change_sort": {REGRESSED: "-1", NO_CHANGE: "0", IMPROVED: "1"}[change],
-        "significant": row.get("significant") is True,
-        "verdict_note": text_of(row.get("verdict_note")) if row.get("verdict_note") else "",
+        "significant": row.significant,
+        "verdict_note": row.verdict_note or "",
         "procedure": procedure_text(row),
-        "interval_note": text_of(row.get("interval_note")) if row.get("interval_note") else "",
-        "procedures_differ": bool(
-            row.get("interval_method")
-            and row.get("p_method")
-            and row.get("interval_method") != row.get("p_method")
-        ),
+        "interval_note": row.interval_note or "",
+        "procedures_differ": procedures_differ(row),
         "full_a": full_value_text(row, "a"),
         "full_b": full_value_text(row, "b"),
         "left_out": left_out_text(row, a_label, b_label),
         "wtl": wtl_text(row),
-        "wtl_sort": _sort_key(wins),
-        "mcnemar": p_text(row.get("mcnemar_p")),
-        "mcnemar_sort": _sort_key(row.get("mcnemar_p")),
-        "n": format_number(row.get("n")),
-        "n_sort": _sort_key(row.get("n")),
-        "errors_excluded": format_number(row.get("errors_excluded")),
+        "wtl_sort": _sort_key(row.wins),
+        "mcnemar": p_text(row.mcnemar_p),
+        "mcnemar_sort": _sort_key(row.mcnemar_p),
+        "n": format_number(row.n),
+        "n_sort": _sort_key(row.n),
+        "errors_excluded": format_number(row.errors_excluded),
         "has_errors": bool(left_out),
     }
 
@@ -143,24 +128,27 @@ def _comparison_row(
 _FOREST_MARKS = {IMPROVED: "▲", REGRESSED: "▼", NO_CHANGE: "●"}
 
 
+def _has_ci(row: ComparisonRow) -> bool:
+    return all(v is not None and math.isfinite(v) for v in (row.ci_low, row.ci_high))
+
+
 def _forest_rows(
-    raw_rows: Sequence[Mapping[str, Any]], labels: Mapping[int, str], ci_label: str
+    raw_rows: Sequence[ComparisonRow], labels: Mapping[int, str], ci_label: str
 ) -> list[dict[str, Any]]:
     """The rows of the forest plot, one per comparison row, in the table's order."""
-    pairs = {(r.get("a"), r.get("b")) for r in raw_rows}
+    pairs = {(r.a, r.b) for r in raw_rows}
     out = []
     for row in raw_rows:
         a_label, b_label = pair_labels(labels, row)
-        arrow, _ = direction(row.get("higher_is_better"))
-        label = f"{text_of(row.get('task'))} · {text_of(row.get('metric'))} {arrow}".strip()
+        arrow, _ = direction(row.higher_is_better)
+        label = f"{row.task} · {row.metric} {arrow}".strip()
         if len(pairs) > 1:
             label += f" ({b_label} vs {a_label})"
         tested = is_tested(row)
         verdict = change_of(row) if tested else NOT_TESTED
-        delta = format_number(row.get("delta"))
-        has_ci = all(finite_number(row.get(k)) is not None for k in ("ci_low", "ci_high"))
+        delta = format_number(row.delta)
         if tested:
-            interval = format_ci(row.get("ci_low"), row.get("ci_high")) if has_ci else "no interval"
+            interval = format_ci(row.ci_low, row.ci_high) if _has_ci(row) else "no interval"
             text = f"Δ {delta} {interval} · {_FOREST_MARKS[verdict]} {verdict}"
         else:
             text = f"Δ {delta} · not tested"
@@ -169,22 +157,22 @@ def _forest_rows(
             text += f" · {format_number(sum(counts.values()))} left out"
         tip = [
             f"{label}: {b_label} − {a_label} = {delta}",
-            f"{ci_label} {format_ci(row.get('ci_low'), row.get('ci_high'))}" if tested else "",
-            f"p {p_text(row.get('p_value'))}, p (Holm) {p_text(row.get('p_adjusted'))}"
+            f"{ci_label} {format_ci(row.ci_low, row.ci_high)}" if tested else "",
+            f"p {p_text(row.p_value)}, p (Holm) {p_text(row.p_adjusted)}"
             if tested
             else "not tested (no interval, no p-value)",
             verdict if tested else "",
-            text_of(row.get("verdict_note")) if row.get("verdict_note") else "",
-            text_of(row.get("interval_note")) if row.get("interval_note") else "",
+            row.verdict_note or "",
+            row.interval_note or "",
             left_out_text(row, a_label, b_label),
             procedure_text(row),
         ]
         out.append(
             {
                 "label": label,
-                "delta": row.get("delta"),
-                "ci_low": row.get("ci_low") if tested else None,
-                "ci_high": row.get("ci_high") if tested else None,
+                "delta": row.delta,
+                "ci_low": row.ci_low if tested else None,
+                "ci_high": row.ci_high if tested else None,
                 "verdict": verdict,
                 "text": text,
                 "tip": "; ".join(x for x in tip if x),
@@ -197,8 +185,13 @@ def _failed_counts(counts: Mapping[str, int]) -> int:
     return sum(n for k, n in counts.items() if not k.startswith("missing"))
 
 
+def _count(value: int | None) -> int:
+    """A recorded count that may be absent (``None``) or, in a hand edit, negative."""
+    return max(value or 0, 0)
+
+
 def _sample_counts(
-    doc: Mapping[str, Any], raw_rows: Sequence[Mapping[str, Any]]
+    samples: Mapping[str, SampleCounts], raw_rows: Sequence[ComparisonRow]
 ) -> list[dict[str, Any]]:
     """Per task: samples common to all runs, in any run, and left out, with the reasons.
 
@@ -210,34 +203,33 @@ def _sample_counts(
     failed: dict[str, int] = {}
     compared: dict[str, int] = {}
     for row in raw_rows:
-        task = text_of(row.get("task"))
-        failed[task] = max(failed.get(task, 0), _failed_counts(left_out_counts(row)))
-        n = row.get("n")
-        if isinstance(n, int) and not isinstance(n, bool):
-            compared[task] = min(compared.get(task, n), n)
+        failed[row.task] = max(failed.get(row.task, 0), _failed_counts(left_out_counts(row)))
+        compared[row.task] = min(compared.get(row.task, row.n), row.n)
     out = []
-    for task, info in as_dict(doc.get("samples")).items():
-        info = as_dict(info)
-        name = text_of(task)
-        if "missing" in info or "failed" in info:
+    for task, info in samples.items():
+        if {"missing", "failed"} & info.model_fields_set:
             # Recorded per task: ids not in every run, and calls that failed in a run.
-            missing, n_failed = count_of(info.get("missing")), count_of(info.get("failed"))
+            missing, n_failed = _count(info.missing), _count(info.failed)
         else:
             # Older documents: ``left_out`` counted only the missing ids (union - common).
-            missing, n_failed = count_of(info.get("left_out")), failed.get(name, 0)
+            missing, n_failed = _count(info.left_out), failed.get(task, 0)
         total = missing + n_failed
         reasons = []
         if missing:
             reasons.append(f"{format_number(missing)} not in every run")
         if n_failed:
             reasons.append(f"{format_number(n_failed)} failed in a run")
-        common = info.get("common")
+        shown = (
+            info.compared
+            if "compared" in info.model_fields_set
+            else compared.get(task, info.common)
+        )
         out.append(
             {
-                "task": name,
-                "common": format_number(common),
-                "union": format_number(info.get("union")),
-                "compared": format_number(info.get("compared", compared.get(name, common))),
+                "task": task,
+                "common": format_number(info.common),
+                "union": format_number(info.union),
+                "compared": format_number(shown),
                 "left_out": format_number(total),
                 "why": ", ".join(reasons),
                 "has_left_out": total > 0,
@@ -249,13 +241,12 @@ def _sample_counts(
 # --- page ------------------------------------------------------------------------------------
 
 
-def _payload(doc: Mapping[str, Any], labels: Mapping[int, str]) -> dict[str, Any]:
+def _payload(doc: ComparisonDoc, labels: Mapping[int, str]) -> dict[str, Any]:
     """The JSON block: the document without its per-example diffs, plus what the script needs."""
-    summary = {k: v for k, v in doc.items() if k not in ("examples", "series")}
-    series = doc.get("series")
-    if isinstance(series, Mapping):
-        summary["series"] = {k: v for k, v in series.items() if k != "forgotten"}
-    rows = [as_dict(r) for r in as_list(doc.get("comparisons"))]
+    # exclude_unset: exactly the keys the document has, in its order (the record as written).
+    summary = doc.model_dump(exclude_unset=True, exclude={"examples", "series"})
+    if doc.series is not None:
+        summary["series"] = doc.series.model_dump(exclude_unset=True, exclude={"forgotten"})
     return {
         "page_size": PAGE_SIZE,
         "document": summary,
@@ -263,94 +254,94 @@ def _payload(doc: Mapping[str, Any], labels: Mapping[int, str]) -> dict[str, Any
             {
                 "search": " ".join(
                     [
-                        text_of(r.get("task")),
-                        text_of(r.get("metric")),
+                        r.task,
+                        r.metric,
                         *pair_labels(labels, r),
-                        text_of(r.get("against")),
+                        r.against,
                         change_of(r) if is_tested(r) else NOT_TESTED,
                     ]
                 ),
-                "significant": r.get("significant") is True,
+                "significant": r.significant,
             }
-            for r in rows
+            for r in doc.comparisons
         ],
     }
 
 
-def build_compare_context(doc: Mapping[str, Any]) -> dict[str, Any]:
+def build_compare_context(doc: ComparisonDoc | Mapping[str, Any]) -> dict[str, Any]:
     """Everything ``compare.html`` shows, already formatted as strings.
 
     Args:
-        doc: A comparison document (:func:`evalkit.compare.compare_runs`, or ``compare.json``).
+        doc: A comparison document (:func:`evalkit.compare.compare_runs`, or ``compare.json``),
+            checked against :class:`evalkit.records.ComparisonDoc` first.
 
     Returns:
         The template context (plain data; only the SVG charts and ``doc_json`` are markup).
+
+    Raises:
+        evalkit.records.RecordError: ``doc`` does not match the schema of ``compare.json``.
     """
-    settings = as_dict(doc.get("settings"))
+    doc = typed_comparison(doc)
+    settings = doc.settings
     labels = run_labels(doc)
-    raw_rows = [as_dict(r) for r in as_list(doc.get("comparisons"))]
+    raw_rows = doc.comparisons
     rows = [_comparison_row(r, i, labels) for i, r in enumerate(raw_rows)]
-    conf = settings.get("confidence")
-    ci_label = confidence_label({"bootstrap": {"confidence": conf}})
-    kind = text_of(doc.get("kind", "pairwise"))
+    ci_label = confidence_label(settings.confidence)
+    kind = doc.kind
+    series = doc.series
+    is_series = series is not None or kind == "series"
     n_reg = sum(1 for r in rows if r["change"] == REGRESSED)
     n_imp = sum(1 for r in rows if r["change"] == IMPROVED)
 
     runs = []
-    for pos, run in enumerate(as_list(doc.get("runs"))):
-        run = as_dict(run)
-        run_labels_text = ", ".join(
-            f"{text_of(k)}={text_of(v)}" for k, v in as_dict(run.get("labels")).items()
-        )
+    for pos, run in enumerate(doc.runs):
+        run_labels_text = ", ".join(f"{k}={v}" for k, v in run.labels.items())
         runs.append(
             {
-                "index": text_of(run.get("index", pos)),
-                "label": text_of(run.get("label")),
+                "index": str(run.index),
+                "label": run.label,
                 "role": "baseline" if pos == 0 and kind == "pairwise" else "",
-                "model": text_of(run.get("model")),
-                "run_id": text_of(run.get("run_id")),
-                "created": text_of(run.get("created_at")),
-                "suite": text_of(run.get("suite")),
-                "path": text_of(run.get("path")),
+                "model": or_missing(run.model),
+                "run_id": or_missing(run.run_id),
+                "created": or_missing(run.created_at),
+                "suite": or_missing(run.suite),
+                "path": run.path,
                 "labels": run_labels_text or MISSING,
             }
         )
-    alpha = settings.get("alpha")
     facts = [
         ("comparison", "checkpoint series" if kind == "series" else "pairwise (A/B)"),
         ("test", paired_test_text(settings)),
-        ("resamples", format_number(settings.get("resamples"))),
-        ("seed", text_of(settings.get("seed"))),
-        ("alpha", format_number(alpha)),
+        ("resamples", format_number(settings.resamples)),
+        ("seed", MISSING if settings.seed is None else str(settings.seed)),
+        ("alpha", format_number(settings.alpha)),
         ("confidence", ci_label),
         ("correction", correction_text(settings)),
         ("p-values", p_value_text(settings)),
         ("tests corrected together", format_number(len(rows))),
-        ("only common samples (--intersection)", format_number(settings.get("intersection"))),
+        ("only common samples (--intersection)", format_number(settings.intersection)),
     ]
-    series = as_dict(doc.get("series"))
-    if kind == "series" or series:
-        facts.append(("series ordered by", text_of(series.get("key", settings.get("series")))))
-    samples = _sample_counts(doc, raw_rows)
+    if is_series:
+        key = series.key if series is not None else or_missing(settings.series)
+        facts.append(("series ordered by", key))
+    samples = _sample_counts(doc.samples, raw_rows)
 
     charts = []
-    order = [text_of(x) for x in as_list(series.get("order"))] or [r["label"] for r in runs]
-    for trend in as_list(series.get("trend")):
-        trend = as_dict(trend)
-        task, metric = text_of(trend.get("task")), text_of(trend.get("metric"))
+    order = (list(series.order) if series is not None else []) or [r["label"] for r in runs]
+    for trend in series.trend if series is not None else []:
         drops = [
             r
             for r in raw_rows
-            if text_of(r.get("task")) == task
-            and text_of(r.get("metric")) == metric
-            and r.get("against") in ("previous", "best")
+            if r.task == trend.task
+            and r.metric == trend.metric
+            and r.against in ("previous", "best")
             and change_of(r) == REGRESSED
         ]
-        arrow, arrow_title = direction(trend.get("higher_is_better"))
+        arrow, arrow_title = direction(trend.higher_is_better)
         charts.append(
             {
-                "task": task,
-                "metric": metric,
+                "task": trend.task,
+                "metric": trend.metric,
                 "direction": arrow,
                 "direction_title": arrow_title,
                 "n_regressions": len(drops),
@@ -371,7 +362,7 @@ def build_compare_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "title": f"{title_runs} · evalkit compare",
         "heading": title_runs,
         "kind": kind,
-        "is_series": bool(series) or kind == "series",
+        "is_series": is_series,
         "verdict": verdict,
         "has_regressions": n_reg > 0,
         "warning": resolution_warning(doc),
@@ -388,7 +379,7 @@ def build_compare_context(doc: Mapping[str, Any]) -> dict[str, Any]:
             f"Differences B − A with their {ci_label}, one row per compared value",
             ci_label,
         )
-        if raw_rows and not (bool(series) or kind == "series")
+        if raw_rows and not is_series
         else None,
         "forgotten": forgotten(series),
         "example_sections": sections,
@@ -402,7 +393,7 @@ def build_compare_context(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_compare_html(doc: Mapping[str, Any]) -> str:
+def render_compare_html(doc: ComparisonDoc | Mapping[str, Any]) -> str:
     """Render a comparison document as one self-contained HTML page (no network access).
 
     The output depends only on ``doc`` (no clock, no environment): rendering the same document
@@ -414,7 +405,12 @@ def render_compare_html(doc: Mapping[str, Any]) -> str:
     Returns:
         The HTML text.
 
-    >>> html = render_compare_html({"kind": "pairwise", "runs": [], "comparisons": []})
+    Raises:
+        evalkit.records.RecordError: ``doc`` does not match the schema of ``compare.json``.
+
+    >>> html = render_compare_html({"format_version": 1, "kind": "pairwise", "runs": [],
+    ...     "settings": {"test": "bootstrap", "alpha": 0.05, "confidence": 0.95},
+    ...     "regressions": 0, "exit_code": 0})
     >>> html.startswith("<!DOCTYPE html>"), "no significant regression" in html
     (True, True)
     """

@@ -10,18 +10,12 @@ are ordered regressions first and capped (:data:`MAX_EXAMPLE_SECTIONS`,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.report._format import (
-    MISSING,
-    as_dict,
-    as_list,
-    finite_number,
-    format_number,
-    is_number,
-    text_of,
-)
+from evalkit.records import ComparisonDoc, ComparisonRow, ExampleDiff, SeriesInfo
+from evalkit.report._format import MISSING, format_number, text_of
 from evalkit.report.views import (
     CHANGE_MARKS,
     IMPROVED,
@@ -39,8 +33,12 @@ MAX_EXAMPLES_PER_LIST = 10
 MAX_TEXT_CHARS = 4000
 
 
-def _text_field(value: Any, missing: str) -> dict[str, Any]:
-    """A prompt/prediction/reference for display: text, or a placeholder, plus a cut note."""
+def _text_field(value: object, missing: str) -> dict[str, Any]:
+    """A prompt/prediction/reference for display: text, or a placeholder, plus a cut note.
+
+    Prompts and predictions are text or ``None``; a reference is any JSON value (metric-
+    defined), shown as JSON when it is not text.
+    """
     if value is None:
         return {"text": missing, "placeholder": True, "more": ""}
     text = value if isinstance(value, str) else text_of(value)
@@ -56,34 +54,32 @@ def _text_field(value: Any, missing: str) -> dict[str, Any]:
 _FAILED = "(no prediction: the model call failed)"
 
 
-def _references(value: Any) -> list[dict[str, Any]]:
-    refs = value if isinstance(value, (list, tuple)) else ([] if value is None else [value])
+def _references(refs: Sequence[object]) -> list[dict[str, Any]]:
     return [_text_field(r, "(none)") for r in refs]
 
 
-def _score_delta(a: Any, b: Any) -> str:
-    fa, fb = finite_number(a), finite_number(b)
-    if fa is None or fb is None:
+def _score_delta(a: float | None, b: float | None) -> str:
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
         return MISSING
-    d = fb - fa
+    d = b - a
     return ("+" if d > 0 else "") + format_number(d)
 
 
-def _example(ex: Mapping[str, Any]) -> dict[str, Any]:
+def _example(ex: ExampleDiff) -> dict[str, Any]:
     return {
-        "id": text_of(ex.get("id")),
-        "prompt": _text_field(ex.get("prompt"), "(no prompt)"),
-        "prediction_a": _text_field(ex.get("prediction_a"), _FAILED),
-        "prediction_b": _text_field(ex.get("prediction_b"), _FAILED),
-        "references": _references(ex.get("references")),
-        "score_a": format_number(ex.get("score_a")),
-        "score_b": format_number(ex.get("score_b")),
-        "score_delta": _score_delta(ex.get("score_a"), ex.get("score_b")),
+        "id": ex.id,
+        "prompt": _text_field(ex.prompt, "(no prompt)"),
+        "prediction_a": _text_field(ex.prediction_a, _FAILED),
+        "prediction_b": _text_field(ex.prediction_b, _FAILED),
+        "references": _references(ex.references),
+        "score_a": format_number(ex.score_a),
+        "score_b": format_number(ex.score_b),
+        "score_delta": _score_delta(ex.score_a, ex.score_b),
     }
 
 
 def example_sections(
-    doc: Mapping[str, Any], labels: Mapping[int, str], rows: Sequence[Mapping[str, Any]]
+    doc: ComparisonDoc, labels: Mapping[int, str], rows: Sequence[ComparisonRow]
 ) -> tuple[list[dict[str, Any]], int]:
     """Example sections, regressions first, capped at :data:`MAX_EXAMPLE_SECTIONS`.
 
@@ -95,30 +91,34 @@ def example_sections(
     Returns:
         The sections shown, and how many more the cap left out.
 
-    >>> sections, hidden = example_sections(
-    ...     {"examples": [{"a": 0, "b": 1, "task": "t", "metric": "m",
-    ...                    "regressed": [{"id": "x", "score_a": 1.0, "score_b": 0.0}]}]},
-    ...     {0: "a", 1: "b"}, [{"a": 0, "b": 1, "task": "t", "metric": "m", "change": "regressed"}])
+    >>> from evalkit.report._record import typed_comparison
+    >>> doc = typed_comparison({"format_version": 1, "kind": "pairwise", "runs": [],
+    ...     "settings": {"test": "bootstrap", "alpha": 0.05, "confidence": 0.95},
+    ...     "regressions": 1, "exit_code": 1,
+    ...     "comparisons": [{"a": 0, "b": 1, "against": "baseline", "task": "t", "metric": "m",
+    ...         "higher_is_better": True, "signature": "s", "n": 1, "errors_excluded": 0,
+    ...         "value_a": 1.0, "value_b": 0.0, "delta": -1.0, "significant": True,
+    ...         "change": "regressed"}],
+    ...     "examples": [{"a": 0, "b": 1, "task": "t", "metric": "m",
+    ...                   "regressed": [{"id": "x", "score_a": 1.0, "score_b": 0.0}]}]})
+    >>> sections, hidden = example_sections(doc, {0: "a", 1: "b"}, doc.comparisons)
     >>> sections[0]["mark"], sections[0]["groups"][0]["shown"][0]["score_delta"], hidden
     ('▼', '-1', 0)
     """
-    change_by_key: dict[tuple[Any, Any, str, str], str] = {}
+    change_by_key: dict[tuple[int, int, str, str], str] = {}
     for row in rows:
-        key = (row.get("a"), row.get("b"), text_of(row.get("task")), text_of(row.get("metric")))
-        change_by_key.setdefault(key, change_of(row))
+        change_by_key.setdefault((row.a, row.b, row.task, row.metric), change_of(row))
     rank = {REGRESSED: 0, IMPROVED: 1, NO_CHANGE: 2}
     entries = []
-    for pos, entry in enumerate(as_list(doc.get("examples"))):
-        entry = as_dict(entry)
-        task, metric = text_of(entry.get("task")), text_of(entry.get("metric"))
-        change = change_by_key.get((entry.get("a"), entry.get("b"), task, metric), NO_CHANGE)
+    for pos, entry in enumerate(doc.examples):
+        key = (entry.a, entry.b, entry.task, entry.metric)
+        change = change_by_key.get(key, NO_CHANGE)
         entries.append((rank[change], pos, entry, change))
     entries.sort(key=lambda t: (t[0], t[1]))
     sections = []
     for _, _, entry, change in entries[:MAX_EXAMPLE_SECTIONS]:
         a_label, b_label = pair_labels(labels, entry)
-        improved = [as_dict(x) for x in as_list(entry.get("improved"))]
-        regressed = [as_dict(x) for x in as_list(entry.get("regressed"))]
+        improved, regressed = entry.improved, entry.regressed
         groups = []
         for name, items in (("Most regressed", regressed), ("Most improved", improved)):
             shown = items[:MAX_EXAMPLES_PER_LIST]
@@ -131,8 +131,8 @@ def example_sections(
             )
         sections.append(
             {
-                "task": text_of(entry.get("task")),
-                "metric": text_of(entry.get("metric")),
+                "task": entry.task,
+                "metric": entry.metric,
                 "a_label": a_label,
                 "b_label": b_label,
                 "change": change,
@@ -146,41 +146,42 @@ def example_sections(
     return sections, max(0, len(entries) - MAX_EXAMPLE_SECTIONS)
 
 
-def forgotten(series: Mapping[str, Any]) -> list[dict[str, Any]]:
+def forgotten(series: SeriesInfo | None) -> list[dict[str, Any]]:
     """The forgotten examples of a checkpoint series, per (task, metric), for display.
 
     Args:
         series: The document's ``series`` (its ``forgotten`` entries list the samples the last
-            run got wrong that an earlier run got right).
+            run got wrong that an earlier run got right), or ``None`` (no series).
 
     Returns:
         One entry per (task, metric), with at most :data:`MAX_EXAMPLES_PER_LIST` examples.
 
-    >>> [(f["task"], f["count"], f["hidden"]) for f in forgotten({"forgotten": [
-    ...     {"task": "t", "metric": "m", "count": 1, "examples": [{"id": "x"}]}]})]
+    >>> series = SeriesInfo.model_validate({"key": "step", "order": [], "forgotten": [
+    ...     {"task": "t", "metric": "m", "count": 1,
+    ...      "examples": [{"id": "x", "best_run": "1"}]}]})
+    >>> [(f["task"], f["count"], f["hidden"]) for f in forgotten(series)]
     [('t', '1', 0)]
     """
     out = []
-    for entry in as_list(series.get("forgotten")):
-        entry = as_dict(entry)
-        examples = [as_dict(x) for x in as_list(entry.get("examples"))]
+    for entry in series.forgotten if series is not None else []:
+        examples = entry.examples
         shown = examples[:MAX_EXAMPLES_PER_LIST]
         out.append(
             {
-                "task": text_of(entry.get("task")),
-                "metric": text_of(entry.get("metric")),
-                "count": format_number(entry.get("count", len(examples))),
-                "has_any": bool(examples) or (is_number(entry.get("count")) and entry["count"]),
+                "task": entry.task,
+                "metric": entry.metric,
+                "count": format_number(entry.count),
+                "has_any": bool(examples) or bool(entry.count),
                 "hidden": len(examples) - len(shown),
                 "shown": [
                     {
-                        "id": text_of(x.get("id")),
-                        "best_run": text_of(x.get("best_run")),
-                        "score_best": format_number(x.get("score_best")),
-                        "score_last": format_number(x.get("score_last")),
-                        "prediction_best": _text_field(x.get("prediction_best"), _FAILED),
-                        "prediction_last": _text_field(x.get("prediction_last"), _FAILED),
-                        "references": _references(x.get("references")),
+                        "id": x.id,
+                        "best_run": x.best_run,
+                        "score_best": format_number(x.score_best),
+                        "score_last": format_number(x.score_last),
+                        "prediction_best": _text_field(x.prediction_best, _FAILED),
+                        "prediction_last": _text_field(x.prediction_last, _FAILED),
+                        "references": _references(x.references),
                     }
                     for x in shown
                 ],

@@ -11,19 +11,12 @@ significant regression against the previous or the best earlier run. Every label
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from evalkit.report._format import (
-    as_dict,
-    as_list,
-    finite_number,
-    format_ci,
-    format_number,
-    text_of,
-)
+from evalkit.records import ComparisonRow, Trend, TrendPoint
+from evalkit.report._format import format_ci, format_number
 from evalkit.report.html._cells import direction, p_text
 
 # The chart's size, margins and label limits, in SVG user units and characters.
@@ -31,6 +24,11 @@ _W, _H = 720, 300
 _LEFT, _RIGHT, _TOP, _BOTTOM = 70, 20, 16, 78
 _MAX_X_LABELS = 12
 _MAX_LABEL_CHARS = 18
+
+
+def _finite(value: float | None) -> float | None:
+    """An optional value as a finite number to plot, or ``None`` (absent, NaN or infinite)."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _nice_step(span: float, target: int = 5) -> float:
@@ -77,9 +75,9 @@ def _segments(flags: Sequence[bool]) -> list[list[int]]:
 
 
 def trend_svg(
-    trend: Mapping[str, Any],
+    trend: Trend,
     order: Sequence[str],
-    regressions: Sequence[Mapping[str, Any]] = (),
+    regressions: Sequence[ComparisonRow] = (),
     ci_label: str = "95% CI",
 ) -> Markup:
     """An inline SVG line chart of one (task, metric) across a checkpoint series.
@@ -101,32 +99,31 @@ def trend_svg(
     Returns:
         The ``<svg>`` element, marked safe.
 
-    >>> svg = trend_svg({"task": "t", "metric": "m<", "higher_is_better": True, "points": [
+    >>> trend = Trend.model_validate({"task": "t", "metric": "m<", "metric_key": "m",
+    ...     "higher_is_better": True, "points": [
     ...     {"run": 0, "label": "s1", "value": 1.0, "ci_low": 0.5, "ci_high": 1.5},
-    ...     {"run": 1, "label": "s2", "value": 2.0, "ci_low": 1.5, "ci_high": 2.5}]}, ["s1", "s2"])
+    ...     {"run": 1, "label": "s2", "value": 2.0, "ci_low": 1.5, "ci_high": 2.5}]})
+    >>> svg = trend_svg(trend, ["s1", "s2"])
     >>> svg.count("<svg"), 'class="ci-band"' in svg, "m&lt;" in svg, "m<" in svg
     (1, True, True, False)
     """
-    task, metric = text_of(trend.get("task")), text_of(trend.get("metric"))
-    arrow, arrow_title = direction(trend.get("higher_is_better"))
-    points = [as_dict(p) for p in as_list(trend.get("points"))]
-    n_runs = max(
-        [len(order)] + [p["run"] + 1 for p in points if isinstance(p.get("run"), int)] + [1]
-    )
-    names = [text_of(x) for x in order] + [f"run {i}" for i in range(len(order), n_runs)]
-    by_run: dict[int, dict[str, Any]] = {}
-    for pos, p in enumerate(points):
-        run = p.get("run", pos)
-        if isinstance(run, int) and 0 <= run < n_runs:
-            by_run[run] = p
-            if p.get("label") is not None and run >= len(order):
-                names[run] = text_of(p.get("label"))
+    task, metric = trend.task, trend.metric
+    arrow, arrow_title = direction(trend.higher_is_better)
+    points = trend.points
+    n_runs = max([len(order)] + [p.run + 1 for p in points] + [1])
+    names = [*order] + [f"run {i}" for i in range(len(order), n_runs)]
+    by_run: dict[int, TrendPoint] = {}
+    for p in points:
+        if 0 <= p.run < n_runs:
+            by_run[p.run] = p
+            if p.run >= len(order):
+                names[p.run] = p.label
 
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-    values = {r: finite_number(p.get("value")) for r, p in by_run.items()}
-    lows = {r: finite_number(p.get("ci_low")) for r, p in by_run.items()}
-    highs = {r: finite_number(p.get("ci_high")) for r, p in by_run.items()}
-    extra = [finite_number(r.get("value_b")) for r in regressions]
+    values = {r: _finite(p.value) for r, p in by_run.items()}
+    lows = {r: _finite(p.ci_low) for r, p in by_run.items()}
+    highs = {r: _finite(p.ci_high) for r, p in by_run.items()}
+    extra = [_finite(r.value_b) for r in regressions]
     finite = [
         v for v in [*values.values(), *lows.values(), *highs.values(), *extra] if v is not None
     ]
@@ -229,19 +226,18 @@ def trend_svg(
     # whose tooltip lists every regression found for it.
     tips: dict[int, list[str]] = {}
     for row in regressions:
-        b = row.get("b")
-        if not isinstance(b, int) or not 0 <= b < n_runs:
+        b, a = row.b, row.a
+        if not 0 <= b < n_runs:
             continue
-        a = row.get("a")
-        a_name = names[a] if isinstance(a, int) and 0 <= a < n_runs else text_of(a)
+        a_name = names[a] if 0 <= a < n_runs else str(a)
         tips.setdefault(b, []).append(
-            f"significant regression of {names[b]} against the {text_of(row.get('against'))} "
-            f"run {a_name}: delta {format_number(row.get('delta'))} "
-            f"{format_ci(row.get('ci_low'), row.get('ci_high'))}, "
-            f"Holm-adjusted p {p_text(row.get('p_adjusted'))}"
+            f"significant regression of {names[b]} against the {row.against} "
+            f"run {a_name}: delta {format_number(row.delta)} "
+            f"{format_ci(row.ci_low, row.ci_high)}, "
+            f"Holm-adjusted p {p_text(row.p_adjusted)}"
         )
-        if values.get(b) is None and finite_number(row.get("value_b")) is not None:
-            values[b] = finite_number(row.get("value_b"))  # place the marker at B's value
+        if values.get(b) is None and _finite(row.value_b) is not None:
+            values[b] = _finite(row.value_b)  # place the marker at B's value
     for b in sorted(tips):
         at = values.get(b)
         if at is None:
