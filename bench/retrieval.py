@@ -14,8 +14,20 @@ about two thirds of them retrieved), all four measures in one call, from the sam
   numba-typed objects inside the timed call, as a user with plain dicts does;
 - ``ranx (objects prebuilt)``: only ``evaluate`` on objects built beforehand (untimed);
 - ``evalkit metric classes (runner path)``: the four registered metrics over ``Sample`` objects
-  (``sample_stats`` then ``aggregate``), the path a suite run takes (rankings as lists of
-  ``[doc, score]`` pairs, checked per query); informative, not a peer.
+  (``sample_stats``, ``sample_warnings`` then ``aggregate``, on a fresh batch per call as the
+  runner makes one per batch), with rankings as plain lists of ``[doc, score]`` pairs (what a
+  record or a cached response holds; checked per batch); informative, not a peer;
+- ``evalkit metric classes (trec_run samples)``: the same, on the samples that the ``trec_run:``
+  adapter serves from a run file of the same run (its rankings come checked, see
+  ``CheckedRanking``): the path of ``evalkit run --model trec_run:PATH``.
+
+A second row, ``through the runner``, times a whole ``run_suite`` (the CLI's ``evalkit run``
+in process): a suite task with ``dataset: {path: queries.jsonl, qrels_file: qrels.trec}`` and
+the four metrics, over ``--model trec_run:run.trec`` (the files are written untimed; the run
+reads them, serves and scores every query, bootstraps 1000 resamples, writes the record and
+the reports). Its peers are ``pytrec_eval`` (``RelevanceEvaluator`` built + ``evaluate`` on the
+in-memory dicts, as in the first row) and the ``trec_run`` metric classes, so the ratios of
+that row read as "pytrec_eval time / whole-run time".
 
 ranx compiles its functions with numba on first use (about a minute on an empty numba cache; the
 cache lives in ranx's ``__pycache__`` afterwards); the harness's untimed warm-up call absorbs it,
@@ -35,8 +47,12 @@ Usage::
 
 from __future__ import annotations
 
+import atexit
+import json
 import random
+import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -95,13 +111,52 @@ def _evalkit(qrels: Qrels, run: RunDict) -> Callable[[], dict[str, float]]:
 
 
 def _evalkit_classes(qrels: Qrels, run: RunDict) -> Callable[[], dict[str, float]]:
-    from evalkit.metrics.retrieval.ranking import FAMILIES
     from evalkit.types import Sample
 
     samples = [
         Sample(id=q, inputs={"qrels": qrels[q]}, outputs={"ranking": [list(t) for t in r.items()]})
         for q, r in run.items()
     ]
+    return _score_classes(samples)
+
+
+def _trec_files(qrels: Qrels, run: RunDict, folder: Path) -> Path:
+    """Write the run, qrels, queries and a suite into ``folder``; return the suite's path."""
+    with open(folder / "run.trec", "w", encoding="utf-8") as fh:
+        for q, ranking in run.items():
+            for i, (d, score) in enumerate(ranking.items(), start=1):
+                fh.write(f"{q} Q0 {d} {i} {score!r} bench\n")
+    with open(folder / "qrels.trec", "w", encoding="utf-8") as fh:
+        fh.writelines(f"{q} 0 {d} {g}\n" for q, judged in qrels.items() for d, g in judged.items())
+    with open(folder / "queries.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps({"id": q, "query": q}) + "\n" for q in qrels)
+    suite = folder / "suite.yaml"
+    suite.write_text(
+        "name: bench-retrieval\ntasks:\n  - name: ranking\n"
+        "    dataset: {path: queries.jsonl, qrels_file: qrels.trec}\n"
+        '    prompt: "{query}"\n'
+        "    metrics: [{ndcg: {k: [10]}}, mrr, {recall: {k: [100]}}, map]\n",
+        encoding="utf-8",
+    )
+    return suite
+
+
+def _trec_run_classes(qrels: Qrels, folder: Path) -> Callable[[], dict[str, float]]:
+    from evalkit.adapters.trec_run import TrecRunAdapter
+    from evalkit.types import GenerateRequest, Sample
+
+    adapter = TrecRunAdapter(str(folder / "run.trec"))
+    gens = adapter.retrieve([GenerateRequest("", sample_id=q, kind="retrieve") for q in qrels])
+    samples = [
+        Sample(id=q, inputs={"qrels": qrels[q]}, outputs=g.outputs)
+        for q, g in zip(qrels, gens, strict=True)
+    ]
+    return _score_classes(samples)
+
+
+def _score_classes(samples: list[Any]) -> Callable[[], dict[str, float]]:
+    from evalkit.metrics.retrieval.ranking import FAMILIES
+
     metrics = [
         FAMILIES["ndcg"](k=10),
         FAMILIES["mrr"](),
@@ -111,9 +166,23 @@ def _evalkit_classes(qrels: Qrels, run: RunDict) -> Callable[[], dict[str, float
 
     def fn() -> dict[str, float]:
         out: dict[str, float] = {}
+        batch = list(samples)  # a fresh batch per call, as the runner makes one per batch
         for m in metrics:
-            out.update(m.aggregate(m.sample_stats(samples)))
+            out.update(m.aggregate(m.sample_stats(batch)))
+            m.sample_warnings(batch)
         return out
+
+    return fn
+
+
+def _run_suite(suite: Path, folder: Path) -> Callable[[], dict[str, float]]:
+    from evalkit.runner import run_suite
+
+    def fn() -> dict[str, float]:
+        out = folder / "record"
+        shutil.rmtree(out, ignore_errors=True)
+        outcome = run_suite(suite, f"trec_run:{folder / 'run.trec'}", out, use_cache=False)
+        return {r["metric"]: float(r["value"]) for r in outcome.results}
 
     return fn
 
@@ -161,13 +230,20 @@ def _ranx(qrels: Qrels, run: RunDict) -> list[Case]:
 
 
 def build(size: int, *, with_ranx: bool = True) -> list[Group]:
-    """The benchmark's one row for ``size`` queries (data made here, untimed)."""
+    """The benchmark's rows for ``size`` queries (data and files made here, untimed)."""
     warnings.filterwarnings("ignore", category=Warning, module="numba")
     qrels, run = data(size)
+    folder = Path(tempfile.mkdtemp(prefix="evalkit-bench-retrieval-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    suite = _trec_files(qrels, run, folder)
     peers = [_pytrec(qrels, run)]
     if with_ranx:
         peers += _ranx(qrels, run)
-    peers.append(Case("evalkit metric classes (runner path)", _evalkit_classes(qrels, run)))
+    classes = Case("evalkit metric classes (runner path)", _evalkit_classes(qrels, run))
+    trec_classes = Case(
+        "evalkit metric classes (trec_run samples)", _trec_run_classes(qrels, folder)
+    )
+    peers += [classes, trec_classes]
     return [
         Group(
             "nDCG@10+MRR+R@100+MAP",
@@ -178,7 +254,17 @@ def build(size: int, *, with_ranx: bool = True) -> list[Group]:
                 f"{size} queries x {DEPTH} documents, 1-5 graded judgments per query; all four "
                 "measures per call; ranx warm (JIT compiled in the untimed warm-up call)."
             ),
-        )
+        ),
+        Group(
+            "through the runner",
+            Case("evalkit run_suite (trec_run file)", _run_suite(suite, folder)),
+            [_pytrec(qrels, run), trec_classes],
+            tolerance=1e-9,
+            note=(
+                "a whole run_suite over a TREC run file and a qrels file (read, serve, score, "
+                "bootstrap 1000 resamples, record, reports); ratio = peer time / run_suite time."
+            ),
+        ),
     ]
 
 

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from evalkit._validate import check_choice
 from evalkit.adapters._truncation import warn_truncated
 from evalkit.adapters.base import ModelAdapter
-from evalkit.data.retrieval import Run
+from evalkit.data.retrieval import CheckedRanking, Run
 from evalkit.errors import AdapterError, ConfigError, InputError
 from evalkit.types import GenerateRequest, Generation
 
@@ -45,7 +45,7 @@ class TrecRunAdapter(ModelAdapter):
         >>> _ = path.write_text("q1 Q0 d1 1 2.5 bm25\\nq1 Q0 d2 2 1.5 bm25\\n")
         >>> adapter = TrecRunAdapter(str(path))
         >>> adapter.retrieve([GenerateRequest("", sample_id="q1", kind="retrieve")])[0].outputs
-        {'ranking': [['d1', 2.5], ['d2', 1.5]]}
+        {'ranking': [('d1', 2.5), ('d2', 1.5)]}
     """
 
     name: ClassVar[str] = "trec_run"
@@ -90,8 +90,13 @@ class TrecRunAdapter(ModelAdapter):
             if r.sample_id not in self.run:
                 out.append(Generation(text=None, outputs={"ranking": [], "missing": True}))
                 continue
-            ranking = self.run.ranking(r.sample_id)[: self.depth]
-            out.append(Generation(text=None, outputs={"ranking": [[d, s] for d, s in ranking]}))
+            scores = self.run[r.sample_id]
+            # (doc, score) tuples in evaluation order: tuples of a str and a float are left
+            # alone by the garbage collector, where a million [doc, score] lists are not.
+            top = self.run.ranking(r.sample_id)[: self.depth]
+            # The run was checked when loaded: the metrics take its mapping as it is.
+            kept = scores if len(top) == len(scores) else dict(top)
+            out.append(Generation(text=None, outputs={"ranking": CheckedRanking(top, kept)}))
         return out
 
     def info(self) -> dict[str, Any]:

@@ -31,10 +31,14 @@ def retrieval_bench() -> Iterator[ModuleType]:
 def test_rows_agree_with_peers(retrieval_bench: ModuleType) -> None:
     pytest.importorskip("pytrec_eval")
     rows = retrieval_bench.run(sizes=[60], repeats=1, with_ranx=False)
-    assert [r.impl for r in rows] == [
-        "evalkit",
-        "pytrec_eval",
-        "evalkit metric classes (runner path)",
+    assert [(r.group, r.impl) for r in rows] == [
+        ("nDCG@10+MRR+R@100+MAP", "evalkit"),
+        ("nDCG@10+MRR+R@100+MAP", "pytrec_eval"),
+        ("nDCG@10+MRR+R@100+MAP", "evalkit metric classes (runner path)"),
+        ("nDCG@10+MRR+R@100+MAP", "evalkit metric classes (trec_run samples)"),
+        ("through the runner", "evalkit run_suite (trec_run file)"),
+        ("through the runner", "pytrec_eval"),
+        ("through the runner", "evalkit metric classes (trec_run samples)"),
     ]
     for row in rows:
         assert row.skipped is None and row.median_s is not None and row.median_s > 0

@@ -5,8 +5,14 @@ Registered metrics (:data:`evalkit.registry.METRICS`): ``precision``, ``recall``
 
 Modules:
 
-- :mod:`~evalkit.metrics.retrieval.ranking`: the registered metrics, their cutoffs and the
-  conventions (order, relevance, missing queries) recorded in every signature.
+- :mod:`~evalkit.metrics.retrieval.ranking`: the registered metrics (every public name of the
+  family is importable from here).
+- :mod:`~evalkit.metrics.retrieval.conventions`: the parameters and conventions (order,
+  cutoffs, relevance, missing queries) recorded in every signature.
+- :mod:`~evalkit.metrics.retrieval.functional`: ``score_run``, ``evaluate`` and
+  ``evaluate_per_query`` over whole runs.
+- :mod:`~evalkit.metrics.retrieval._inputs`: a batch's judgments and rankings, checked and
+  prepared once for all the ranking metrics of a task.
 - :mod:`~evalkit.metrics.retrieval._engine`: the vectorised engine that computes every measure
   from the ranks of the judged documents.
 

@@ -36,6 +36,7 @@ __all__ = [
     "measure_values",
     "parse_measure",
     "prepare",
+    "shared_scores",
     "value_name",
 ]
 
@@ -86,6 +87,7 @@ class Judged:
             query index, 0-based rank in trec_eval's order, and grade.
         all_q, all_grade: Every judged document (retrieved or not): query index and grade.
         tied: ``(Q,)`` judged retrieved documents that share their score with another document.
+        scores: ``(Q, max depth)`` every retrieved score, padded with -inf.
     """
 
     n_queries: int
@@ -97,6 +99,7 @@ class Judged:
     all_q: np.ndarray
     all_grade: np.ndarray
     tied: np.ndarray
+    scores: np.ndarray
 
 
 class NonFiniteScoreError(ValueError):
@@ -177,7 +180,25 @@ def prepare(
         all_q=all_q,
         all_grade=all_grade,
         tied=np.bincount(jq[tied], minlength=n_q),
+        scores=scores,
     )
+
+
+def shared_scores(j: Judged) -> np.ndarray:
+    """``(Q,)`` retrieved documents (judged or not) that share their score with another.
+
+    >>> shared_scores(prepare([{}, {}], [{"a": 1.0, "b": 1.0, "c": 2.0}, {"a": 0.5}])).tolist()
+    [2, 0]
+    """
+    if j.scores.shape[1] < 2:
+        return np.zeros(j.n_queries, np.int64)
+    ordered = np.sort(j.scores, axis=1)
+    same = (ordered[:, 1:] == ordered[:, :-1]) & np.isfinite(ordered[:, 1:])
+    in_group = np.zeros(ordered.shape, bool)
+    in_group[:, 1:] |= same
+    in_group[:, :-1] |= same
+    counts: np.ndarray = in_group.sum(axis=1)
+    return counts
 
 
 def _gains(grades: np.ndarray, gain: str) -> np.ndarray:

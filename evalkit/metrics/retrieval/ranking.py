@@ -34,31 +34,31 @@ References:
 
 from __future__ import annotations
 
-import warnings
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, ClassVar, Literal, cast, get_args
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from evalkit._validate import check_choice, check_type
-from evalkit.data.retrieval import Qrels, Run, parse_grades, parse_ranking
-from evalkit.errors import ConfigError, InputError
 from evalkit.metrics.base import MeanMetric
-from evalkit.metrics.params import MetricParams
-from evalkit.metrics.retrieval._engine import (
-    Judged,
-    NonFiniteScoreError,
-    measure_values,
-    parse_measure,
-    prepare,
-    value_name,
+from evalkit.metrics.retrieval._engine import Judged, measure_values, prepare, value_name
+from evalkit.metrics.retrieval._inputs import batch_warnings, prepared_batch
+from evalkit.metrics.retrieval.conventions import (
+    K_HELP,
+    TIES,
+    CutoffParams,
+    Cutoffs,
+    GainParams,
+    LevelParams,
+    PolicyParams,
+    RankingParams,
+    TieWarning,
 )
-from evalkit.types import Sample, Score, Stats
+from evalkit.metrics.retrieval.functional import evaluate, evaluate_per_query, score_run
+from evalkit.types import Sample, Stats
 
 __all__ = [
+    "FAMILIES",
     "MAP",
     "MRR",
     "NDCG",
@@ -73,71 +73,6 @@ __all__ = [
     "evaluate_per_query",
     "score_run",
 ]
-
-#: The tie-breaking rule, as recorded in signatures.
-TIES = "score_desc_docid_desc"
-#: A cutoff, or a list of cutoffs (``None``: the whole ranking), as users give them.
-Cutoffs = int | None | Sequence[int | None]
-#: What to do with a judged query absent from the run, or one without relevant documents.
-Policy = Literal["zero", "skip"]
-_POLICIES = get_args(Policy)
-_K_HELP = "one cutoff or a list of them; null: the whole ranking"
-_MISSING_HELP = "judged queries absent from the run: zero (trec_eval -c) or skip"
-_NO_RELEVANT_HELP = "queries without relevant documents: zero (trec_eval) or skip"
-
-
-class _PolicyParams(MetricParams):
-    """The query policies every ranking metric has (listed last)."""
-
-    missing: Policy = Field("zero", description=_MISSING_HELP)
-    no_relevant: Policy = Field("zero", description=_NO_RELEVANT_HELP)
-
-
-class _LevelParams(MetricParams):
-    """The relevance level of the binary measures."""
-
-    relevance_level: int = Field(1, description="grades >= this are relevant (trec_eval -l)")
-
-
-class _GainParams(MetricParams):
-    """nDCG's gain function (it takes grades, not a relevance level)."""
-
-    gain: Literal["linear", "exponential"] = Field(
-        "linear", description="gain of a grade: linear (trec_eval) or exponential (2**g - 1)"
-    )
-
-
-class _CutoffParams(MetricParams):
-    """The cutoffs ``k``, canonical once validated: a list, ascending, ``None`` last.
-
-    ``k: 10``, ``k: [10]`` and ``k: [10, 5]`` reach the signature as ``[10]`` and ``[5, 10]``.
-    """
-
-    k: Cutoffs = Field(10, validate_default=True, description=_K_HELP)
-
-    @field_validator("k")
-    @classmethod
-    def _canonical(cls, k: Cutoffs) -> list[int | None]:
-        values = [k] if k is None or isinstance(k, int) else list(k)
-        if not values:
-            raise ValueError("the list is empty; give a cutoff such as 10, a list, or null")
-        for v in values:
-            if v is not None and v < 1:
-                raise ValueError(f"{v} is not a cutoff; cutoffs are >= 1 (or null)")
-        if len(set(values)) != len(values):
-            raise ValueError(f"{values} lists a cutoff twice; list each once")
-        return sorted(values, key=lambda v: (v is None, v or 0))
-
-
-# pydantic lists the fields of the last base first: k, relevance_level, missing, no_relevant.
-class RankingParams(_PolicyParams, _LevelParams, _CutoffParams):
-    """The parameters of precision, recall, hit rate, MRR and MAP (nDCG has ``gain`` instead
-    of ``relevance_level``; R-precision has no ``k``)."""
-
-
-class TieWarning(UserWarning):
-    """Judged documents share their score with other documents; the order of equal scores
-    (doc id, descending, as trec_eval does) decides their ranks."""
 
 
 class RankingMetric(MeanMetric):
@@ -214,9 +149,7 @@ class RankingMetric(MeanMetric):
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         if not batch:
             return []
-        qrels = [sample_qrels(self.name, s) for s in batch]
-        runs = [sample_ranking(self.name, s) for s in batch]
-        rows: list[Stats] = self.query_stats(qrels, runs).tolist()
+        rows: list[Stats] = self.judged_stats(prepared_batch(self.name, batch, self)).tolist()
         return rows
 
     def from_totals(self, totals: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
@@ -235,47 +168,7 @@ class RankingMetric(MeanMetric):
         return {name: arr[:, i].tolist() for i, name in enumerate(self.value_names())}
 
     def sample_warnings(self, batch: Sequence[Sample]) -> list[str | None]:
-        out: list[str | None] = []
-        for s in batch:
-            ranking = s.outputs.get("ranking")
-            scores = (
-                [e[1] for e in ranking if isinstance(e, list | tuple) and len(e) == 2]
-                if isinstance(ranking, list)
-                else list(ranking.values())
-                if isinstance(ranking, Mapping)
-                else []
-            )
-            tied = sum(c for c in Counter(scores).values() if c > 1)
-            out.append(
-                f"{tied} documents share their score with another; equal scores are ordered "
-                "by doc id, descending (trec_eval's rule)"
-                if tied
-                else None
-            )
-        return out
-
-
-def sample_qrels(metric: str, sample: Sample) -> dict[str, int]:
-    """The judgments of a sample (``inputs["qrels"]``), checked."""
-    value = sample.inputs.get("qrels")
-    if value is None:
-        raise InputError(
-            f"{metric}: sample '{sample.id}' has no relevance judgments (inputs['qrels']); map "
-            "them in the suite with `dataset: {qrels: FIELD}`."
-        )
-    return parse_grades(value, f"{metric}: sample '{sample.id}'")
-
-
-def sample_ranking(metric: str, sample: Sample) -> dict[str, float] | None:
-    """The ranking of a sample (``outputs["ranking"]``), or None when the run lacks it."""
-    if sample.outputs.get("missing"):
-        return None
-    if "ranking" not in sample.outputs:
-        raise InputError(
-            f"{metric}: sample '{sample.id}' has no ranking (outputs['ranking']); score it with "
-            "a model that serves retrieve requests (dense:, bm25:, trec_run:PATH)."
-        )
-    return parse_ranking(sample.outputs["ranking"], f"{metric}: sample '{sample.id}'")
+        return batch_warnings(self.name, batch, self)
 
 
 # ------------------------------------------------------------------------------ the families
@@ -382,7 +275,7 @@ class MRR(RankingMetric):
     class Params(RankingParams):
         """MRR's parameters: by default over the whole ranking (trec_eval's ``recip_rank``)."""
 
-        k: Cutoffs = Field(None, validate_default=True, description=_K_HELP)
+        k: Cutoffs = Field(None, validate_default=True, description=K_HELP)
 
 
 class NDCG(RankingMetric):
@@ -416,7 +309,7 @@ class NDCG(RankingMetric):
     measure: ClassVar[str] = "ndcg"
 
     # k, gain, missing, no_relevant (pydantic lists the fields of the last base first).
-    class Params(_PolicyParams, _GainParams, _CutoffParams):
+    class Params(PolicyParams, GainParams, CutoffParams):
         """nDCG's parameters: grades are gains, so no relevance level (as trec_eval)."""
 
 
@@ -449,7 +342,7 @@ class MAP(RankingMetric):
     class Params(RankingParams):
         """MAP's parameters: by default over the whole ranking (trec_eval's ``map``)."""
 
-        k: Cutoffs = Field(None, validate_default=True, description=_K_HELP)
+        k: Cutoffs = Field(None, validate_default=True, description=K_HELP)
 
 
 class RPrecision(RankingMetric):
@@ -473,7 +366,7 @@ class RPrecision(RankingMetric):
     name: ClassVar[str] = "r_precision"
     measure: ClassVar[str] = "r_precision"
 
-    class Params(_PolicyParams, _LevelParams):
+    class Params(PolicyParams, LevelParams):
         """R-precision's parameters: its cutoff is each query's number of relevant documents."""
 
 
@@ -481,151 +374,3 @@ class RPrecision(RankingMetric):
 FAMILIES: dict[str, type[RankingMetric]] = {
     cls.name: cls for cls in (Precision, Recall, HitRate, MRR, NDCG, MAP, RPrecision)
 }
-
-
-# ------------------------------------------------------------------------- functional front end
-
-
-def _aligned(
-    qrels: Any, run: Any, unknown_queries: str
-) -> tuple[list[str], list[dict[str, int]], list[dict[str, float] | None], Judged]:
-    """Judged query ids (qrels order), their judgments and rankings, and the prepared ranks."""
-    check_choice("retrieval", "unknown_queries", unknown_queries, ("error", "ignore"))
-    qrels, run = Qrels.coerce(qrels), Run.coerce(run)
-    if unknown_queries == "error":
-        run.check_queries(qrels)
-    ids = list(qrels)
-    q_list, runs = [qrels[q] for q in ids], [run.get(q) for q in ids]
-    try:
-        judged = prepare(q_list, runs)
-    except NonFiniteScoreError:
-        run.check_scores()
-        raise
-    _warn_ties(judged.tied)
-    return ids, q_list, runs, judged
-
-
-def _warn_ties(tied: np.ndarray) -> None:
-    if tied.any():
-        warnings.warn(
-            f"{int(tied.sum())} judged documents in {int((tied > 0).sum())} queries share "
-            "their score with another document; equal scores are ordered by doc id, "
-            "descending (trec_eval's rule). Other tools may order them differently.",
-            TieWarning,
-            stacklevel=3,
-        )
-
-
-def score_run(
-    metric: str,
-    qrels: Qrels | Mapping[str, Any] | str | Path,
-    run: Run | Mapping[str, Any] | str | Path,
-    *,
-    unknown_queries: str = "error",
-    **params: Any,
-) -> Score:
-    """Score a run against qrels with one ranking metric (what the functional twins call).
-
-    Args:
-        metric: A family name: ``precision``, ``recall``, ``hit_rate``, ``mrr``, ``ndcg``,
-            ``map``, ``r_precision``.
-        qrels: A :class:`~evalkit.data.retrieval.Qrels`, a ``{query: {doc: grade}}`` mapping or
-            a TREC/JSONL/JSON file.
-        run: A :class:`~evalkit.data.retrieval.Run`, a ``{query: {doc: score}}`` mapping (or
-            ``{query: [[doc, score], ...]}``) or a TREC/JSONL/JSON file.
-        unknown_queries: ``error`` (default) or ``ignore`` run queries absent from the qrels.
-        **params: The metric's parameters (``k``, ``relevance_level``...).
-
-    Returns:
-        The first value as ``value``, all values in ``details``, ``n`` = judged queries.
-
-    Example:
-        >>> score_run("ndcg", {"q1": {"d1": 2}, "q2": {"d9": 1}}, {"q1": {"d1": 0.3}}, k=[5]
-        ...           ).details  # q2 is missing from the run: it counts as 0
-        {'ndcg@5': 0.5}
-    """
-    if metric not in FAMILIES:
-        raise ConfigError(
-            f"unknown ranking metric {metric!r}; choose one of {', '.join(FAMILIES)}."
-        )
-    m = cast(RankingMetric, FAMILIES[metric].build(params))
-    ids, _, _, judged = _aligned(qrels, run, unknown_queries)
-    values = m.aggregate(m.judged_stats(judged).tolist())
-    head = m.value_names()[0]
-    return Score(name=head, value=values[head], signature=m.signature(), n=len(ids), details=values)
-
-
-def evaluate_per_query(
-    qrels: Qrels | Mapping[str, Any] | str | Path,
-    run: Run | Mapping[str, Any] | str | Path,
-    measures: Sequence[str],
-    *,
-    relevance_level: int = 1,
-    gain: str = "linear",
-    missing: str = "zero",
-    no_relevant: str = "zero",
-    unknown_queries: str = "error",
-) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-query values of several measures in one pass over the run.
-
-    Returns:
-        ``(query_ids, values, weights)``: the judged query ids in qrels order, and for each
-        measure name an array of per-query values and one of weights (1 counted, 0 left out by
-        a ``skip`` policy).
-
-    Example:
-        >>> ids, values, _ = evaluate_per_query({"q1": {"a": 1}, "q2": {"b": 1}},
-        ...                                     {"q1": {"a": 1.0}, "q2": {"x": 1.0}}, ["mrr"])
-        >>> ids, values["mrr"].tolist()
-        (['q1', 'q2'], [1.0, 0.0])
-    """
-    for name, value, choices in (
-        ("gain", gain, ("linear", "exponential")),
-        ("missing", missing, _POLICIES),
-        ("no_relevant", no_relevant, _POLICIES),
-    ):
-        check_choice("retrieval", name, value, choices)
-    check_type("retrieval", "relevance_level", relevance_level, int)
-    try:
-        parsed = [parse_measure(m) for m in measures]
-    except ValueError as exc:
-        raise ConfigError(f"retrieval: {exc}") from None
-    ids, _, _, judged = _aligned(qrels, run, unknown_queries)
-    values: dict[str, np.ndarray] = {}
-    weights: dict[str, np.ndarray] = {}
-    for measure, k in parsed:
-        v, has_rel = measure_values(judged, measure, k, relevance_level=relevance_level, gain=gain)
-        w = np.ones(len(ids))
-        if missing == "skip":
-            w *= judged.present
-        if no_relevant == "skip":
-            w *= has_rel
-        key = value_name(measure, k)
-        values[key], weights[key] = v, w
-    return ids, values, weights
-
-
-def evaluate(
-    qrels: Qrels | Mapping[str, Any] | str | Path,
-    run: Run | Mapping[str, Any] | str | Path,
-    measures: Sequence[str],
-    **options: Any,
-) -> dict[str, float]:
-    """Corpus values (weighted means over judged queries) of several measures at once.
-
-    Takes the options of :func:`evaluate_per_query`. A measure whose every query is left out
-    is NaN.
-
-    Example:
-        >>> qrels = {"q1": {"d1": 2, "d2": 1}, "q2": {"d3": 1}}
-        >>> run = {"q1": {"d1": 0.9, "d4": 0.8, "d2": 0.7}, "q2": {"d5": 1.0, "d3": 0.5}}
-        >>> {k: round(v, 4) for k, v in evaluate(qrels, run, ["ndcg@10", "mrr", "map"]).items()}
-        {'ndcg@10': 0.7906, 'mrr': 0.75, 'map': 0.6667}
-    """
-    _, values, weights = evaluate_per_query(qrels, run, measures, **options)
-    out = {}
-    for key, v in values.items():
-        w = weights[key]
-        total = float(w.sum())
-        out[key] = float(np.dot(v, w) / total) if total > 0 else float("nan")
-    return out

@@ -212,7 +212,7 @@ def test_trec_run_adapter_contract(tmp_path: Path) -> None:
     adapter = build_adapter(f"trec_run:{path}", {"depth": 2})
     req = GenerateRequest("", sample_id="q1", kind="retrieve", options=(("depth", 1),))
     # The adapter's depth (trec_eval's -M), not the task's retrieval depth, cuts a run file.
-    assert adapter.call([req])[0].outputs == {"ranking": [["c", 2.0], ["b", 2.0]]}
+    assert adapter.call([req])[0].outputs == {"ranking": [("c", 2.0), ("b", 2.0)]}
     assert adapter.info()["run_name"] == "r" and not adapter.cacheable
     with pytest.raises(ConfigError, match="unknown_queries='no'"):
         build_adapter(f"trec_run:{path}", {"unknown_queries": "no"})
