@@ -118,6 +118,9 @@ class Settings:
     padding_side: str
     trust_remote_code: bool
     fused_gelu: bool = True
+    #: ``always``: every log-likelihood sequence starts with the prefix token; ``empty_context``:
+    #: only an empty context gets it (lm-evaluation-harness' rule for ``loglikelihood``).
+    loglikelihood_prefix: str = "always"
 
 
 def _check_int(name: str, value: Any, *, allow_none: bool) -> None:
@@ -133,6 +136,11 @@ def settings(options: Mapping[str, Any]) -> Settings:
         raise ConfigError(f"hf: dtype={s.dtype!r} is not one of {', '.join(_DTYPES)}.")
     if s.padding_side not in ("left", "right"):
         raise ConfigError(f"hf: padding_side={s.padding_side!r}: choose 'left' or 'right'.")
+    if s.loglikelihood_prefix not in ("always", "empty_context"):
+        raise ConfigError(
+            f"hf: loglikelihood_prefix={s.loglikelihood_prefix!r}: choose 'always' (evalkit's "
+            "rule) or 'empty_context' (lm-evaluation-harness' rule)."
+        )
     _check_int("batch_size", s.batch_size, allow_none=False)
     _check_int("max_length", s.max_length, allow_none=True)
     _check_int("max_new_tokens", s.max_new_tokens, allow_none=True)

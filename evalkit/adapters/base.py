@@ -55,7 +55,8 @@ class ModelAdapter(ABC):
         """Serve a batch of requests of one kind with the method of that name.
 
         Requests with ``n > 1`` samples or prompt ``variants`` are expanded into single
-        requests (one batch) and gathered back by :func:`gather_expanded`.
+        requests (one batch) and gathered back by :func:`gather_expanded`; so are the
+        ``continuations`` of multiple-choice requests (:func:`gather_choices`).
         """
         kinds = {r.kind for r in requests}
         if len(kinds) > 1:
@@ -67,6 +68,8 @@ class ModelAdapter(ABC):
                 f"(it offers {', '.join(sorted(self.capabilities))})."
             )
         method = getattr(self, kind)
+        if any(r.continuations for r in requests):
+            return _call_choices(method, self.name, requests)
         if any(r.n != 1 or r.variants for r in requests):
             singles = [s for r in requests for s in expand_request(r)]
             flat: list[Generation] = method(singles)
@@ -86,6 +89,51 @@ class ModelAdapter(ABC):
     @abstractmethod
     def info(self) -> dict[str, Any]:
         """Public settings (never secrets); also the adapter part of the cache key."""
+
+
+def _call_choices(
+    method: Any, adapter: str, requests: Sequence[GenerateRequest]
+) -> list[Generation]:
+    """Serve requests with ``continuations``: one single request per continuation, one batch."""
+    singles: list[GenerateRequest] = []
+    for r in requests:
+        if r.n != 1 or r.variants:
+            raise AdapterError(
+                "a request with continuations (multiple choice) cannot also ask for n > 1 "
+                "samples or prompt variants."
+            )
+        conts = r.continuations or (r.continuation,)
+        singles += [dataclasses.replace(r, continuation=c, continuations=()) for c in conts]
+    flat: list[Generation] = method(singles)
+    if len(flat) != len(singles):
+        raise AdapterError(
+            f"adapter {adapter} returned {len(flat)} results for {len(singles)} requests."
+        )
+    out, start = [], 0
+    for r in requests:
+        if not r.continuations:  # a plain request in the same batch
+            out.append(flat[start])
+            start += 1
+            continue
+        out.append(gather_choices(flat[start : start + len(r.continuations)]))
+        start += len(r.continuations)
+    return out
+
+
+def gather_choices(gens: Sequence[Generation]) -> Generation:
+    """One Generation from the results of a request's ``continuations``, in order.
+
+    ``outputs = {"choices": [outputs of continuation 0, ...]}``; a failed continuation fails
+    the whole request, named, so that a multiple-choice item is never scored on some choices.
+
+    >>> gather_choices([Generation(None, outputs={"logprob": -1.0}),
+    ...                 Generation(None, outputs={"logprob": -2.0})]).outputs
+    {'choices': [{'logprob': -1.0}, {'logprob': -2.0}]}
+    """
+    for i, g in enumerate(gens):
+        if not g.ok:
+            return Generation(text=None, error=f"choice {i}: {g.error or 'no output'}")
+    return Generation(text=None, outputs={"choices": [dict(g.outputs) for g in gens]})
 
 
 def expand_request(r: GenerateRequest) -> list[GenerateRequest]:

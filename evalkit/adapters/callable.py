@@ -1,6 +1,8 @@
 """``python:MODULE:FUNCTION`` (or ``python:path/to/file.py:FUNCTION``): a Python callable.
 
 The function takes a list of prompts and returns a list of completions of the same length. An
+item may also be a mapping ``{"text": ..., **outputs}`` (a completion with other model
+outputs, such as the ``confidence`` that ``calibration`` reads). An
 item that is ``None`` or an exception instance is a failed call; if the function raises, every
 request of that batch is recorded as failed with the exception's message. A function with a
 ``seeds`` keyword parameter also gets each request's seed (``seeds=[int | None, ...]``), so it
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -92,6 +94,10 @@ class CallableAdapter(ModelAdapter):
         for out in outputs:
             if isinstance(out, str):
                 result.append(Generation(text=out))
+            elif isinstance(out, Mapping) and isinstance(out.get("text"), str):
+                # {"text": ..., other outputs (e.g. "confidence")}: a text with model outputs.
+                extra = {k: v for k, v in out.items() if k != "text"}
+                result.append(Generation(text=out["text"], outputs=extra))
             elif isinstance(out, BaseException):
                 result.append(Generation(text=None, error=f"{type(out).__name__}: {out}"))
             elif out is None:

@@ -24,6 +24,15 @@ on the document boundary the model saw in training. A tokenizer with neither tok
 first token of each text unscored (``n_tokens`` says how many were scored) and cannot score a
 continuation of an empty context. ``info()["prefix_token_id"]`` records which rule applied.
 
+lm-evaluation-harness puts that token before ``loglikelihood`` contexts only when the context
+is empty (``TemplateLM.loglikelihood``; a non-empty context is encoded without special tokens
+unless ``add_bos_token`` is set), so its ``log P(continuation | context)`` for GPT-2 lacks the
+document boundary. ``loglikelihood_prefix: empty_context`` scores that way, to reproduce its
+multiple-choice numbers exactly; the default ``always`` keeps evalkit's rule, under which a
+text's ``loglikelihood`` from an empty context equals its rolling score and scores chain
+(``log P(a) + log P(b | a) = log P(ab)``). Both are in ``info()``, so the cache keeps them
+apart.
+
 **Batching.** Scoring windows (and prompts to generate from) are sorted by length and cut into
 batches of at most ``batch_size`` (scoring batches are also cut where padding would pass a
 quarter of the real tokens: see :func:`~evalkit.adapters._hf_support.length_batches`). Pad
@@ -43,7 +52,8 @@ Options (``--model-arg KEY=VALUE``): ``revision``, ``dtype`` (``float32``, ``bfl
 ``float16``, ``auto``), ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``),
 ``batch_size``, ``max_length``, ``max_new_tokens``, ``chat_template`` (render each generation
 prompt, and each log-likelihood context, as one user message with the tokenizer's chat
-template), ``padding_side``, ``trust_remote_code``, ``fused_gelu`` (default true: see below).
+template), ``padding_side``, ``trust_remote_code``, ``fused_gelu`` (default true: see below),
+``loglikelihood_prefix`` (``always`` or ``empty_context``: see the first token).
 
 **Speed.** Two changes that leave the numbers as they are (to float rounding, tested): GPT-2's
 ``gelu_new``, five elementwise passes in transformers, runs as PyTorch's fused tanh GELU
@@ -140,6 +150,9 @@ class HFAdapter(ModelAdapter):
         chat_template: Render prompts with the tokenizer's chat template.
         padding_side: Where scoring batches are padded (``right`` or ``left``).
         trust_remote_code: Allow model code shipped with the checkpoint (off by default).
+        loglikelihood_prefix: ``always`` (default: every scored sequence starts with the
+            prefix token) or ``empty_context`` (only an empty context is replaced by it, as
+            lm-evaluation-harness' ``loglikelihood`` does; see the module docstring).
     """
 
     name: ClassVar[str] = "hf"
@@ -161,6 +174,7 @@ class HFAdapter(ModelAdapter):
         padding_side: str = "right",
         trust_remote_code: bool = False,
         fused_gelu: bool = True,
+        loglikelihood_prefix: str = "always",
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -182,6 +196,7 @@ class HFAdapter(ModelAdapter):
                 padding_side=padding_side,
                 trust_remote_code=trust_remote_code,
                 fused_gelu=fused_gelu,
+                loglikelihood_prefix=loglikelihood_prefix,
             )
         )
         self.target = target
@@ -257,6 +272,7 @@ class HFAdapter(ModelAdapter):
             "max_new_tokens": self.max_new_tokens,
             "chat_template": self.settings.chat_template,
             "prefix_token_id": self.prefix_token_id,
+            "loglikelihood_prefix": self.settings.loglikelihood_prefix,
             "trust_remote_code": self.settings.trust_remote_code,
             "fused_gelu": fused > 0,
             "torch": metadata.version("torch"),
@@ -484,9 +500,12 @@ class HFAdapter(ModelAdapter):
         owners: list[int] = []
         errors: dict[int, str] = {}
         n_tokens: dict[int, int] = {}
+        bare = self.settings.loglikelihood_prefix == "empty_context"
         for n, (c, w) in enumerate(zip(ctx_ids, whole_ids, strict=True)):
             k = len(w) - len(c)
-            seq = self._prefixed(c, rendered=True) + w[len(c) :]
+            # lm-evaluation-harness' rule: the prefix token only stands in for an empty context.
+            head = c if (bare and c) else self._prefixed(c, rendered=True)
+            seq = head + w[len(c) :]
             if k < 1:
                 errors[n] = "hf: the continuation is empty after tokenisation; nothing to score."
             elif k >= len(seq):

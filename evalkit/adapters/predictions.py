@@ -2,6 +2,8 @@
 
 The file is JSONL or CSV with ``id`` and ``prediction`` (and optionally ``task``, to tell apart
 equal ids of different tasks, and ``error``, for calls that failed when the file was made).
+A JSONL row may carry ``outputs``, a JSON object of other model outputs (``{"confidence":
+0.9}`` for ``calibration``; a confidence outside [0, 1] is refused with the file and line).
 Rows are joined to the dataset by id; a missing or duplicate id is an error that names it.
 
 A row whose id is not in the dataset is an error naming the id, the file and the line, raised
@@ -28,25 +30,49 @@ from evalkit.errors import InputError
 from evalkit.types import GenerateRequest, Generation
 
 
-def _rows(path: Path, raw: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``(PATH:LINE, row)`` of a JSONL or CSV file whose bytes are ``raw`` (UTF-8 text)."""
+def _rows(path: Path, raw: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(LINE, row)`` of a JSONL or CSV file whose bytes are ``raw`` (UTF-8 text)."""
     if path.suffix.lower() == ".csv":
         with io.StringIO(decode_utf8(raw, path), newline="") as fh:
             reader = csv.DictReader(fh)
             for row in reader:
-                yield f"{path}:{reader.line_num}", {k: v for k, v in row.items() if k is not None}
+                yield reader.line_num, {k: v for k, v in row.items() if k is not None}
         return
     # This file's messages name its fields and leave out columns and types (as they always
     # have); see evalkit._io.iter_jsonl.
-    rows = iter_jsonl(
+    yield from iter_jsonl(
         path,
         raw,
         fix="each line must be one JSON object with 'id' and 'prediction'",
         show_column=False,
         show_type=False,
     )
-    for lineno, row in rows:
-        yield f"{path}:{lineno}", row
+
+
+def _row_outputs(where: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSONL row's optional ``outputs`` object (other model outputs, e.g. a confidence).
+
+    A ``confidence`` in it must be a number in [0, 1] (what ``calibration`` reads), checked
+    here so that the message names the file and line.
+    """
+    value = row.get("outputs")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(
+            f"{where}: field 'outputs' must be a JSON object such as {{\"confidence\": 0.9}}, "
+            f"got {type(value).__name__}."
+        )
+    conf = value.get("confidence")
+    if "confidence" in value and (
+        isinstance(conf, bool)
+        or not isinstance(conf, int | float)
+        or not 0.0 <= conf <= 1.0  # NaN fails both comparisons
+    ):
+        raise InputError(
+            f"{where}: field 'outputs.confidence' must be a probability in [0, 1], got {conf!r}."
+        )
+    return dict(value)
 
 
 def _tasks(names: Sequence[str]) -> str:
@@ -72,33 +98,43 @@ class PredictionsAdapter(ModelAdapter):
         self.sha256 = hashlib.sha256(raw).hexdigest()
         self._by_key: dict[tuple[str | None, str], Generation] = {}
         self._has_task = False
-        #: ``PATH:LINE`` of each row, in file order.
-        self._where: dict[tuple[str | None, str], str] = {}
-        first = self._where
-        for where, row in _rows(self.path, raw):
+        #: The line of each row, in file order (``PATH:LINE`` is :meth:`_where`'s, when a
+        #: message needs it: formatting it for every row cost more than reading the row).
+        self._lines: dict[tuple[str | None, str], int] = {}
+        first = self._lines
+        by_key = self._by_key
+        for lineno, row in _rows(self.path, raw):
             if "id" not in row:
-                raise InputError(f"{where}: field 'id' is missing; every row needs an id.")
+                raise InputError(
+                    f"{self._where(lineno)}: field 'id' is missing; every row needs an id."
+                )
             task = row.get("task")
             if task is not None:
                 self._has_task = True
             key = (None if task is None else str(task), str(row["id"]))
             if key in first:
                 raise InputError(
-                    f"{where}: duplicate id '{key[1]}' (first at {first[key]}); "
-                    "keep one prediction per id."
+                    f"{self._where(lineno)}: duplicate id '{key[1]}' (first at "
+                    f"{self._where(first[key])}); keep one prediction per id."
                 )
-            first[key] = where
+            first[key] = lineno
             error = row.get("error") or None
             pred = row.get("prediction")
             if error is not None:
-                self._by_key[key] = Generation(text=None, error=str(error))
+                by_key[key] = Generation(text=None, error=str(error))
             elif isinstance(pred, str):
-                self._by_key[key] = Generation(text=pred)
+                outputs = _row_outputs(self._where(lineno), row) if "outputs" in row else {}
+                by_key[key] = Generation(text=pred, outputs=outputs)
             else:
+                where = self._where(lineno)
                 raise InputError(
                     f"{where}: field 'prediction' must be a string (got "
                     f"{type(pred).__name__}); mark failed calls with an 'error' field instead."
                 )
+
+    def _where(self, lineno: int) -> str:
+        """``PATH:LINE`` of a line of the file (for messages)."""
+        return f"{self.path}:{lineno}"
 
     def _key(self, req: GenerateRequest) -> tuple[str | None, str]:
         key: tuple[str | None, str] = (req.task, req.sample_id)
@@ -107,8 +143,13 @@ class PredictionsAdapter(ModelAdapter):
         return (None, req.sample_id)
 
     def prepare(self, requests: Mapping[str, Sequence[GenerateRequest]]) -> None:
+        known = self._by_key
         for task, reqs in requests.items():
-            missing = [r.sample_id for r in reqs if self._key(r) not in self._by_key]
+            missing = [
+                r.sample_id
+                for r in reqs
+                if (r.task, r.sample_id) not in known and (None, r.sample_id) not in known
+            ]
             if missing:
                 shown = ", ".join(f"'{m}'" for m in missing[:5])
                 more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
@@ -158,7 +199,7 @@ class PredictionsAdapter(ModelAdapter):
         any_asked: set[str] = set().union(*asked.values())
         unknown: list[str] = []
         ignored = 0
-        for (task, sid), where in self._where.items():
+        for (task, sid), lineno in self._lines.items():
             if task is None:
                 known, used = sid in any_known, sid in any_asked
                 what = f"id '{sid}' is not a sample of {_tasks(list(requests))}"
@@ -168,12 +209,12 @@ class PredictionsAdapter(ModelAdapter):
             else:  # a row of another task (one left out of this run, or served by another
                 continue  # model): a mis-typed task name leaves its own task's ids missing
             if not known:
-                unknown.append(f"{where}: {what}")
+                unknown.append(f"{self._where(lineno)}: {what}")
             elif not used:
                 ignored += 1
         if unknown:
             more = (
-                f" ({len(unknown)} of {len(self._where)} rows are unknown)"
+                f" ({len(unknown)} of {len(self._lines)} rows are unknown)"
                 if len(unknown) > 1
                 else ""
             )
@@ -184,7 +225,7 @@ class PredictionsAdapter(ModelAdapter):
         if not ignored:
             return None
         return (
-            f"{self.path}: {ignored} of {len(self._where)} predictions were ignored: their "
+            f"{self.path}: {ignored} of {len(self._lines)} predictions were ignored: their "
             "samples are past the sample limit (--limit or dataset.limit)."
         )
 
