@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -96,3 +96,28 @@ class _PairedProbe(Metric):
                 strict=True,
             )
         )
+
+    def resample_block(
+        self, stats: Sequence[Stats]
+    ) -> Callable[[np.ndarray], dict[str, np.ndarray]] | None:
+        """Values of bootstrap resamples from their counts (:class:`evalkit.stats._Resampler`).
+
+        Every value but the p-value is a mean of a per-pair column (``d``, ``|d| > tolerance``,
+        ``text_changed``), so a block of resamples is one product ``counts @ columns``. The
+        p-value has no interval (``interval_values``): resamples leave it NaN instead of
+        running a sign-flip test over all pairs in each of them.
+        """
+        if not stats:
+            return None
+        arr = np.asarray(stats, dtype=np.float64)
+        diff = arr[:, 0] - arr[:, 1]
+        cols = np.stack([diff, (np.abs(diff) > self.params["tolerance"]) * 1.0, arr[:, 2]], 1)
+        n = float(len(stats))
+        names = self.value_names()
+
+        def values(counts: np.ndarray) -> dict[str, np.ndarray]:
+            gap, changed, text = ((counts @ cols) / n).T
+            nan = np.full(counts.shape[0], math.nan)
+            return dict(zip(names, (np.abs(gap), gap, nan, changed, text), strict=True))
+
+        return values

@@ -15,20 +15,37 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["sign_flip_p_value", "weat_statistics"]
+__all__ = ["sign_flip_p_value", "unit_rows", "weat_statistics"]
 
 #: Above this many non-zero differences the sign-flip test samples sign patterns.
 EXACT_SIGN_FLIP_LIMIT = 16
 _TIE = 1e-12
 
 
+#: Rows of random sign patterns (or WEAT partitions) drawn at once: bounds memory at
+#: ``_CHUNK * m`` values (the full ``9999 x 100,000`` patterns would take 8 GB as float64).
+_CHUNK = 256
+
+
 @functools.lru_cache(maxsize=64)
-def _sign_patterns(m: int, samples: int, seed: int) -> np.ndarray:
-    if m <= EXACT_SIGN_FLIP_LIMIT:
-        codes = np.arange(2**m)[:, None] >> np.arange(m)[None, :]
-        return np.where(codes & 1, -1.0, 1.0)
+def _all_sign_patterns(m: int) -> np.ndarray:
+    codes = np.arange(2**m)[:, None] >> np.arange(m)[None, :]
+    return np.where(codes & 1, -1.0, 1.0)
+
+
+def _random_sign_sums(d: np.ndarray, samples: int, seed: int) -> np.ndarray:
+    """``|s . d|`` for ``samples`` seeded sign patterns ``s``, drawn ``_CHUNK`` rows at a time.
+
+    The chunks draw the same stream as one ``integers(0, 2, (samples, m), int8)`` call (a
+    multiple of 4 bytes per chunk), so the patterns are those of a single draw.
+    """
     rng = np.random.default_rng(seed)
-    return np.where(rng.integers(0, 2, size=(samples, m), dtype=np.int8) == 1, -1.0, 1.0)
+    out = np.empty(samples)
+    for start in range(0, samples, _CHUNK):
+        rows = min(_CHUNK, samples - start)
+        bits = rng.integers(0, 2, size=(rows, d.size), dtype=np.int8)
+        out[start : start + rows] = np.abs((1.0 - 2.0 * bits) @ d)  # bit 1: sign -1
+    return out
 
 
 def sign_flip_p_value(differences: Sequence[float], *, samples: int = 9999, seed: int = 0) -> float:
@@ -50,19 +67,38 @@ def sign_flip_p_value(differences: Sequence[float], *, samples: int = 9999, seed
     if m == 0:
         return 1.0
     observed = abs(float(d.sum()))
-    signs = _sign_patterns(m, samples, seed)
-    stats = np.abs(signs @ d)
-    extreme = int(np.count_nonzero(stats >= observed - _TIE * max(1.0, observed)))
+    floor = observed - _TIE * max(1.0, observed)
     if m <= EXACT_SIGN_FLIP_LIMIT:
+        signs = _all_sign_patterns(m)
+        extreme = int(np.count_nonzero(np.abs(signs @ d) >= floor))
         return float(extreme / signs.shape[0])
+    extreme = int(np.count_nonzero(_random_sign_sums(d, samples, seed) >= floor))
     return (1 + extreme) / (samples + 1)
 
 
+def unit_rows(u: np.ndarray) -> np.ndarray:
+    """Rows of ``u`` scaled to unit length (a zero row stays zero)."""
+    unit: np.ndarray = u / np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+    return unit
+
+
 def _cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    un = u / np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
-    vn = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    sims: np.ndarray = un @ vn.T
+    sims: np.ndarray = unit_rows(u) @ unit_rows(v).T
     return sims
+
+
+#: Above this many target-attribute pairs, mean cosines use ``w_hat . mean(a_hat)`` (equal up
+#: to rounding) instead of the full cosine matrix (13 GB at 66,000 x 25,000).
+_MATRIX_LIMIT = 4_000_000
+
+
+def _mean_cosine(targets: np.ndarray, attributes: np.ndarray) -> np.ndarray:
+    """``mean_a cos(w, a)`` for each target row ``w``."""
+    if len(targets) * len(attributes) <= _MATRIX_LIMIT:
+        small: np.ndarray = _cosine(targets, attributes).mean(axis=1)
+        return small
+    large: np.ndarray = unit_rows(targets) @ unit_rows(attributes).mean(axis=0)
+    return large
 
 
 def weat_statistics(
@@ -95,7 +131,7 @@ def weat_statistics(
     if min(len(x), len(y), len(a), len(b)) == 0:
         return math.nan, math.nan
     targets = np.concatenate([x, y])
-    assoc = _cosine(targets, a).mean(axis=1) - _cosine(targets, b).mean(axis=1)
+    assoc = _mean_cosine(targets, a) - _mean_cosine(targets, b)
     sx, sy = assoc[: len(x)], assoc[len(x) :]
     std = float(np.std(assoc, ddof=1)) if len(assoc) > 1 else math.nan
     effect = float((sx.mean() - sy.mean()) / std) if std and std > 0 else math.nan
@@ -108,8 +144,13 @@ def weat_statistics(
         count = int(np.count_nonzero(2 * in_x - total >= observed - _TIE * max(1, abs(observed))))
         return effect, count / len(idx)
     rng = np.random.default_rng(seed)
-    keys = rng.random((permutations, n))
-    chosen = np.argsort(keys, axis=1)[:, :k]
-    in_x = assoc[chosen].sum(axis=1)
+    in_x = np.empty(permutations)
+    # Drawn _CHUNK rows at a time: the same stream as one (permutations, n) draw. X_i is the
+    # k smallest keys of a row; argpartition finds that set in linear time (an argsort is
+    # 7x slower at 66,000 targets), summed in another order (a few ulps, within _TIE).
+    for start in range(0, permutations, _CHUNK):
+        rows = min(_CHUNK, permutations - start)
+        chosen = np.argpartition(rng.random((rows, n)), k - 1, axis=1)[:, :k]
+        in_x[start : start + rows] = assoc[chosen].sum(axis=1)
     count = int(np.count_nonzero(2 * in_x - total >= observed - _TIE * max(1, abs(observed))))
     return effect, (1 + count) / (permutations + 1)

@@ -8,7 +8,7 @@ confusion matrices.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -157,3 +157,55 @@ class GroupFairness(Metric):
             "fairness_accuracy": float((tp + tn) / n),
             "selection_rate": float((tp + fp) / n),
         }
+
+    def resample_block(
+        self, stats: Sequence[Stats]
+    ) -> Callable[[np.ndarray], dict[str, np.ndarray]] | None:
+        """Values of bootstrap resamples from their counts (:class:`evalkit.stats._Resampler`).
+
+        Each sample is one cell of its group's confusion matrix, so a resample's per-group
+        matrices are sums of its counts over the samples of each (group, cell); the rates and
+        ranges follow as in ``aggregate`` (a group a resample does not draw is left out).
+        """
+        if not stats:
+            return None
+        groups = {g: i for i, g in enumerate(dict.fromkeys(str(st[0]) for st in stats))}
+        col = np.array([4 * groups[str(g)] + 2 * int(t) + int(p) for g, t, p in stats])
+        order = np.argsort(col, kind="stable")
+        present = np.unique(col)
+        starts = np.searchsorted(col[order], present)
+        width = 4 * len(groups)
+
+        def spread(v: np.ndarray, ok: np.ndarray) -> np.ndarray:
+            hi = np.where(ok, v, -np.inf).max(axis=1)
+            lo = np.where(ok, v, np.inf).min(axis=1)
+            return np.where(ok.any(axis=1), hi - lo, 0.0)
+
+        onehot = None
+        if width <= 1024:  # one matrix product per block; else a sort-and-reduceat
+            onehot = np.zeros((len(col), width))
+            onehot[np.arange(len(col)), col] = 1.0
+
+        def values(counts: np.ndarray) -> dict[str, np.ndarray]:
+            if onehot is not None:
+                cells = counts @ onehot
+            else:
+                cells = np.zeros((counts.shape[0], width))
+                cells[:, present] = np.add.reduceat(counts[:, order], starts, axis=1)
+            tn, fp, fn, tp = np.moveaxis(cells.reshape(counts.shape[0], -1, 4), 2, 0)
+            n = tn + fp + fn + tp
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sel, acc = (tp + fp) / n, (tp + tn) / n
+                tpr, fpr = tp / (tp + fn), fp / (fp + tn)
+            size = n.sum(axis=1)
+            return {
+                "demographic_parity_difference": spread(sel, n > 0),
+                "equalized_odds_difference": np.maximum(
+                    spread(tpr, tp + fn > 0), spread(fpr, fp + tn > 0)
+                ),
+                "accuracy_difference": spread(acc, n > 0),
+                "fairness_accuracy": (tp + tn).sum(axis=1) / size,
+                "selection_rate": (tp + fp).sum(axis=1) / size,
+            }
+
+        return values

@@ -8,7 +8,7 @@ two attribute sets), embedded by an ``embed`` request; the statistics are those 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,7 +16,7 @@ from pydantic import Field
 
 from evalkit.errors import InputError
 from evalkit.metrics.base import Metric
-from evalkit.metrics.bias._stats import weat_statistics
+from evalkit.metrics.bias._stats import unit_rows, weat_statistics
 from evalkit.metrics.params import MetricParams
 from evalkit.types import Sample, Stats
 
@@ -125,6 +125,59 @@ class WEAT(Metric):
             seed=self.p.seed,
         )
         return {"weat_abs_effect_size": abs(effect), "weat_effect_size": effect, "weat_p_value": p}
+
+    def resample_block(
+        self, stats: Sequence[Stats]
+    ) -> Callable[[np.ndarray], dict[str, np.ndarray]] | None:
+        """Effect sizes of bootstrap resamples from their counts (``evalkit.stats._Resampler``).
+
+        ``mean_a cos(w, a) = w_hat . mean_a a_hat``: a resample's association ``s(w)`` is one
+        product of the unit target rows with its count-weighted attribute means, and the
+        effect size's means and ``ddof=1`` deviation are count-weighted sums over the target
+        rows (a sample drawn twice counts twice, as in ``aggregate`` of the drawn list).
+        Identical rows (same set, same embedding) are merged first. The p-value has no
+        interval (``interval_values``): resamples leave it NaN instead of permuting.
+        """
+        if not stats:
+            return None
+        sets = np.array([st["set"] for st in stats])
+        emb = unit_rows(np.asarray([st["embedding"] for st in stats], dtype=np.float64))
+        code = np.searchsorted(np.array(["A", "B", "X", "Y"]), sets)
+        rows, inverse = np.unique(np.column_stack([code, emb]), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        order = np.argsort(inverse, kind="stable")
+        starts = np.searchsorted(inverse[order], np.arange(len(rows)))
+        kind = rows[:, 0]
+        unit = rows[:, 1:]
+        a_u, b_u, x_u, y_u = (np.flatnonzero(kind == c) for c in range(4))
+        t_u = np.concatenate([x_u, y_u])
+        nx = len(x_u)
+
+        def values(counts: np.ndarray) -> dict[str, np.ndarray]:
+            c = np.add.reduceat(counts[:, order], starts, axis=1)  # (B, unique rows)
+            ca, cb, ct = c[:, a_u], c[:, b_u], c[:, t_u]
+            na, nb = ca.sum(1, keepdims=True), cb.sum(1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gap = (ca @ unit[a_u]) / na - (cb @ unit[b_u]) / nb  # (B, d)
+                s = gap @ unit[t_u].T  # (B, targets): s(w) per resample
+                cx, cy = ct[:, :nx], ct[:, nx:]
+                n_x, n_y = cx.sum(1), cy.sum(1)
+                mean_x = (cx * s[:, :nx]).sum(1) / n_x
+                mean_y = (cy * s[:, nx:]).sum(1) / n_y
+                total = n_x + n_y
+                mean = (ct * s).sum(1) / total
+                var = (ct * (s - mean[:, None]) ** 2).sum(1) / (total - 1)
+                std = np.sqrt(var)
+                ok = (n_x > 0) & (n_y > 0) & (na[:, 0] > 0) & (nb[:, 0] > 0) & (std > 0)
+                effect = np.where(ok, (mean_x - mean_y) / np.where(ok, std, 1.0), math.nan)
+            nan = np.full(counts.shape[0], math.nan)
+            return {
+                "weat_abs_effect_size": np.abs(effect),
+                "weat_effect_size": effect,
+                "weat_p_value": nan,
+            }
+
+        return values
 
     def signature_fields(self) -> dict[str, Any]:
         fields = super().signature_fields()

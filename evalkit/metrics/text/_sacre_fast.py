@@ -1,4 +1,4 @@
-"""Exact, faster per-segment statistics for sacrebleu's BLEU and chrF.
+"""Exact, faster per-segment statistics for sacrebleu's BLEU (chrF's are in ``_chrf_fast``).
 
 sacrebleu computes each segment's sufficient statistics in pure Python. The functions here
 compute the same numbers (the parity tests compare them with sacrebleu's own
@@ -18,13 +18,12 @@ Tokenisers other than ``13a`` are sacrebleu's own objects, called as sacrebleu c
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["bleu_statistics", "chrf_statistics", "tokenize_13a"]
+__all__ = ["bleu_statistics", "tokenize_13a"]
 
 try:  # CPython's C helper behind Counter.update; collections itself falls back the same way
     from _collections import _count_elements
@@ -225,81 +224,4 @@ def bleu_statistics(
             for h, r, ht, rt in zip(hyp_counters, merged, total, ref_totals, strict=True)
         ]
         out.append([hyp_len, _closest_ref_len(hyp_len, ref_lens), *correct, *total])
-    return out
-
-
-def _char_counters(text: str, order: int) -> list[dict[str, int]]:
-    """Character n-gram counts of orders ``1..order`` (sacrebleu's ``extract_all_char_ngrams``
-    after its whitespace removal, which the caller does)."""
-    if order < 1:
-        return []
-    counters = [_count(text)]  # iterating a string gives its characters
-    grams: Any = text
-    for n in range(2, order + 1):
-        # The n-gram at i is the (n-1)-gram at i plus the character at i + n - 1.
-        step = map(operator.add, grams, text[n - 1 :])
-        grams = list(step) if n < order else step  # the last order is only counted
-        counters.append(_count(grams))
-    return counters
-
-
-def _word_counters(words: list[str], order: int) -> list[dict[Any, int]]:
-    """sacrebleu's ``extract_word_ngrams`` for orders 1..order.
-
-    sacrebleu keys word n-grams by ``" ".join(words)``; the words come from ``str.split``
-    and hold no space, so keying by the tuple of words identifies the same n-grams.
-    """
-    return _ngram_counters(words, order) if order >= 1 else []
-
-
-def chrf_statistics(
-    pairs: Sequence[tuple[str, Sequence[str]]],
-    *,
-    metric: Any,
-) -> list[list[int]]:
-    """sacrebleu's chrF segment statistics: ``[hyp, ref, match]`` per order, best reference.
-
-    Args:
-        pairs: ``(hypothesis, references)`` per segment; at least one reference each.
-        metric: The ``sacrebleu.metrics.CHRF`` object whose settings, punctuation splitting and
-            F-score (to pick the best reference, as sacrebleu does) are used.
-    """
-    char_order: int = metric.char_order
-    word_order: int = metric.word_order
-    whitespace: bool = metric.whitespace
-    lowercase: bool = metric.lowercase
-    split_words: Callable[[str], list[str]] = metric._remove_punctuation
-    f_score: Callable[[list[int]], float] = metric._compute_f_score
-
-    def extract(text: str) -> tuple[list[dict[Any, int]], list[int]]:
-        if lowercase:
-            text = text.lower()
-        chars = text if whitespace else "".join(text.split())
-        counters: list[dict[Any, int]] = list(_char_counters(chars, char_order))
-        sizes = [max(len(chars) - n, 0) for n in range(char_order)]
-        if word_order > 0:
-            words = split_words(text)
-            counters += _word_counters(words, word_order)
-            sizes += [max(len(words) - n, 0) for n in range(word_order)]
-        return counters, sizes
-
-    out: list[list[int]] = []
-    for hyp, refs in pairs:
-        hyp_counters, hyp_sizes = extract(hyp)
-        best: list[int] = []
-        best_f = -1.0
-        for ref in refs:
-            ref_counters, ref_sizes = extract(ref)
-            stats: list[int] = []
-            for h, r, h_size, r_size in zip(
-                hyp_counters, ref_counters, hyp_sizes, ref_sizes, strict=True
-            ):
-                # sacrebleu does not count hypothesis n-grams when the reference has none.
-                match = _matches(h, r, h_size, r_size) if r_size else 0
-                stats += [h_size if r_size else 0, r_size, match]
-            f = f_score(stats)
-            if f > best_f:
-                best_f = f
-                best = stats
-        out.append(best)
     return out

@@ -374,6 +374,17 @@ class BERTScore(Metric):
         values = self._per_sample(stats)
         return {k: float(np.mean(values[:, i])) for i, k in enumerate(_VALUES)}
 
+    def resample_means(self, stats: Sequence[Stats]) -> dict[str, np.ndarray] | None:
+        """Per-sample F, P and R whose means are the values of any resample (``stats.py``).
+
+        None with ``idf``: a resample's idf comes from its own references, so its values are
+        not means of fixed per-sample values.
+        """
+        if self.idf or len(stats) == 0:
+            return None
+        values = self._per_sample(stats)
+        return {k: values[:, i] for i, k in enumerate(_VALUES)}
+
     def per_sample_values(self, stats: Sequence[Stats]) -> dict[str, list[float]]:
         """Each sample's F, P and R; with ``idf``, under the idf of all of ``stats``.
 

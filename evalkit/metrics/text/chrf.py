@@ -2,7 +2,7 @@
 
 The plumbing chrF shares with BLEU and TER (statistics, sacrebleu's score formula, signatures)
 is in :mod:`evalkit.metrics.text._sacre`. What is chrF's own: its per-segment statistics come
-from :func:`~evalkit.metrics.text._sacre_fast.chrf_statistics` (exact), and its signature adds
+from :func:`~evalkit.metrics.text._chrf_fast.chrf_statistics` (exact), and its signature adds
 ``beta``, which sacrebleu puts in the score's name (``chrF2``) instead of its signature.
 """
 
@@ -16,8 +16,8 @@ from pydantic import Field, model_validator
 from sacrebleu.metrics.chrf import CHRF as _SacreCHRF
 
 from evalkit.metrics.params import MetricParams
+from evalkit.metrics.text._chrf_fast import chrf_statistics
 from evalkit.metrics.text._sacre import _SacreMetricWrapper
-from evalkit.metrics.text._sacre_fast import chrf_statistics
 from evalkit.types import Stats
 
 __all__ = ["CHRF"]
@@ -97,7 +97,7 @@ class CHRF(_SacreMetricWrapper):
         return ("chrf",)
 
     def _segment_stats(self, pairs: Sequence[tuple[str, list[str]]]) -> list[Stats]:
-        """sacrebleu's statistics, computed by :func:`~.text._sacre_fast.chrf_statistics`
+        """sacrebleu's statistics, computed by :func:`~.text._chrf_fast.chrf_statistics`
         (exact)."""
         return chrf_statistics(pairs, metric=self._metric)
 
