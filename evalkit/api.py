@@ -236,14 +236,16 @@ class Comparison(dict[str, Any]):
     def to_pandas(self) -> pd.DataFrame:
         """One row per comparison (pair of runs, task, metric value): the columns of
         ``compare.csv`` (labels, values, delta, CI, p-values, significance, change)."""
+        from evalkit.report._record import typed_comparison
         from evalkit.report.compare_files import COMPARE_COLUMNS
         from evalkit.report.views import pair_labels, run_labels
 
         pd = _pandas()
-        labels = run_labels(self)
+        typed = typed_comparison(self)
+        labels = run_labels(typed)
         rows = []
-        for row in self.get("comparisons", []):
-            a_label, b_label = pair_labels(labels, row)
+        for row, typed_row in zip(self.get("comparisons", []), typed.comparisons, strict=True):
+            a_label, b_label = pair_labels(labels, typed_row)
             rows.append(
                 {**{c: row.get(c) for c in COMPARE_COLUMNS}, "a_label": a_label, "b_label": b_label}
             )

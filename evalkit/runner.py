@@ -8,10 +8,13 @@ interrupted-and-resumed run gives exactly the numbers of an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import gc
 import math
 import platform
 import sys
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,14 +40,16 @@ from evalkit.store import (
     RunFolder,
     RunRecord,
     append_samples,
+    as_read_back,
     iter_samples,
     load_run,
     portable_paths,
     read_header,
+    sync_samples,
     write_json_atomic,
 )
 from evalkit.suite import ExecutorSpec, Suite, Task, load_suite
-from evalkit.types import GenerateRequest, MetricResult, Sample
+from evalkit.types import GenerateRequest, MetricResult, Sample, evolve
 
 
 @dataclass
@@ -69,13 +74,36 @@ class RunOptions:
     executor: ExecutorSpec | str | None = None
 
 
+#: Seconds between two flushes of ``samples.jsonl`` to disk. Every batch's lines are written
+#: at once (a killed process loses none of them); forcing them to the disk after every batch
+#: (an ``fsync`` of several milliseconds) cost more than scoring a predictions file.
+SYNC_INTERVAL_S = 1.0
+
+#: The stages of :attr:`RunOutcome.timings`, in the order a run goes through them.
+STAGES = ("load", "adapter", "scoring", "record", "aggregate", "bootstrap", "reports")
+
+
 @dataclass
 class RunOutcome:
-    """What ``run_suite`` returns: the record on disk and the exit code it implies."""
+    """What ``run_suite`` returns: the record on disk and the exit code it implies.
+
+    Attributes:
+        path: The run directory.
+        header: ``results.json`` as written.
+        exit_code: 0, or 1 when a gate failed.
+        timings: Wall-clock seconds of each stage of this call (:data:`STAGES`: reading the
+            suite, data and predictions; the adapter calls, with cache look-ups; the
+            per-sample statistics; validating and writing ``samples.jsonl``; reading it back
+            and aggregating; the bootstrap intervals; results.json, the run index and the
+            reports) and ``total``. Executors that serve batches elsewhere (Ray) report the
+            adapter calls and the scoring together as ``adapter``. Not part of the record:
+            timings differ between two runs of the same suite.
+    """
 
     path: Path
     header: dict[str, Any]
     exit_code: int
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def results(self) -> list[dict[str, Any]]:
@@ -101,25 +129,44 @@ def _render_prompt(
 
 def _requests(task: Task, dataset: Dataset, seed: int) -> list[GenerateRequest]:
     gen = task.spec.generation
-    return [
-        GenerateRequest(
-            prompt=_render_prompt(task, dataset, s),
-            task=task.name,
-            sample_id=s.id,
-            max_tokens=gen.max_tokens,
-            temperature=gen.temperature,
-            stop=tuple(gen.stop),
-            seed=gen.seed if gen.seed is not None else seed,
-            kind=task.request_kind,
-            continuation=_render_prompt(task, dataset, s, task.spec.continuation)
-            if task.spec.continuation is not None
-            else None,
-            options=task.request_options,
-            n=gen.n,
-            variants=tuple(_render_prompt(task, dataset, s, v) for v in task.spec.prompt_variants),
+    # The fields every request of the task shares, computed once rather than per sample.
+    shared: dict[str, Any] = {
+        "task": task.name,
+        "max_tokens": gen.max_tokens,
+        "temperature": gen.temperature,
+        "stop": tuple(gen.stop),
+        "seed": gen.seed if gen.seed is not None else seed,
+        "kind": task.request_kind,
+        "options": task.request_options,
+        "n": gen.n,
+    }
+    template, continuation = task.spec.prompt, task.spec.continuation
+    variants = task.spec.prompt_variants
+    # Only multiple-choice metrics build continuations; the others' requests have none.
+    builds = any(e.metric.builds_continuations for e in task.metrics)
+    # Each request is this one with its sample's fields (evolve: cheaper than __init__).
+    proto = GenerateRequest(prompt="", **shared)
+    out = []
+    for s in dataset.samples:
+        try:
+            prompt = template.format_map(s.inputs)
+        except (KeyError, IndexError, ValueError, TypeError):
+            prompt = _render_prompt(task, dataset, s)  # raises the error that names the sample
+        out.append(
+            evolve(
+                proto,
+                prompt=prompt,
+                sample_id=s.id,
+                continuation=None
+                if continuation is None
+                else _render_prompt(task, dataset, s, continuation),
+                variants=tuple(_render_prompt(task, dataset, s, v) for v in variants)
+                if variants
+                else (),
+                continuations=task.continuations(s) if builds else (),
+            )
         )
-        for s in dataset.samples
-    ]
+    return out
 
 
 def _versions(suite: Suite) -> dict[str, str]:
@@ -156,7 +203,10 @@ def _count_warnings(lines: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]
     """``{metric key: {message: number of samples}}`` from the record lines' warnings."""
     out: dict[str, dict[str, int]] = {}
     for ln in lines:
-        for key, message in (ln.get("warnings") or {}).items():
+        warnings = ln.get("warnings")
+        if not warnings:  # most lines: no dict to walk
+            continue
+        for key, message in warnings.items():
             bucket = out.setdefault(key, {})
             bucket[message] = bucket.get(message, 0) + 1
     return out
@@ -171,15 +221,27 @@ def compute_results(
     datasets: dict[str, Dataset],
     lines: Iterable[dict[str, Any]],
     seed: int,
+    timings: dict[str, float] | None = None,
 ) -> tuple[list[MetricResult], list[dict[str, Any]]]:
-    """Aggregate record lines into tidy rows, in dataset order, with seeded bootstrap CIs."""
-    by_key = {(ln["task"], ln["id"]): ln for ln in lines}
+    """Aggregate record lines into tidy rows, in dataset order, with seeded bootstrap CIs.
+
+    ``timings``, when given, gets the seconds spent in the bootstrap added to ``bootstrap``.
+    """
+    boot_s = 0.0
+    # {task: {id: line}}: the last line of a sample wins, as in one {(task, id): line} map.
+    by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    for ln in lines:
+        task_lines = by_task.get(ln["task"])
+        if task_lines is None:
+            task_lines = by_task[ln["task"]] = {}
+        task_lines[ln["id"]] = ln
     rows: list[MetricResult] = []
     task_info: list[dict[str, Any]] = []
     boot = suite.spec.bootstrap
     for task in suite.tasks:
         ds = datasets[task.name]
-        done = [by_key[(task.name, s.id)] for s in ds.samples if (task.name, s.id) in by_key]
+        found = map((by_task.get(task.name) or {}).get, [s.id for s in ds.samples])
+        done = [ln for ln in found if ln is not None]
         ok = [ln for ln in done if ln["error"] is None]
         n_err = len(done) - len(ok)
         task_info.append(
@@ -198,6 +260,7 @@ def compute_results(
         for entry in task.metrics:
             stats = [ln["stats"][entry.key] for ln in ok]
             values = entry.metric.aggregate(stats)
+            started = time.perf_counter()
             cis = bootstrap_ci(
                 entry.metric,
                 stats,
@@ -206,6 +269,7 @@ def compute_results(
                 rng=task_rng(seed, task.name, entry.key),
                 estimates=values,
             )
+            boot_s += time.perf_counter() - started
             for name in entry.metric.value_names():
                 lo, hi = _finite(cis[name][0]), _finite(cis[name][1])
                 rows.append(
@@ -227,6 +291,8 @@ def compute_results(
                         target=entry.metric.value_target(name),
                     )
                 )
+    if timings is not None:
+        timings["bootstrap"] = timings.get("bootstrap", 0.0) + boot_s
     return rows, task_info
 
 
@@ -254,19 +320,23 @@ def run_suite(
             any model call.
         RunError: Every model call failed (exit code 3); the record is still written.
     """
+    started = time.perf_counter()
     opts = options or RunOptions(**kwargs)
     if opts.overwrite and opts.resume:
         raise ConfigError("--overwrite and --resume exclude each other; pick one.")
     if not isinstance(suite, Suite):
         suite = load_suite(suite)
+    timings = {"load": time.perf_counter() - started}
     if model is None:
         _check_task_models(suite, opts)
     progress = _Progress()
     # One writer per run folder: a second run, --resume or --overwrite of `out` fails here, at
     # once, before any dataset is read or any model loaded.
-    with RunFolder(out, overwrite=opts.overwrite) as folder:
+    with RunFolder(out, overwrite=opts.overwrite) as folder, _fewer_collections():
         try:
-            return _run_in(folder, suite, model, opts, progress)
+            outcome = _run_in(folder, suite, model, opts, progress, timings)
+            timings["total"] = time.perf_counter() - started
+            return outcome
         except KeyboardInterrupt:
             raise RunInterrupted(_kept(folder, progress, "interrupted")) from None
         except WriteError as exc:
@@ -276,6 +346,24 @@ def run_suite(
                 raise
             why = f"{exc.filename}: " if exc.filename else ""
             raise RunError(f"{why}{exc.strerror}. {_kept(folder, progress, '')}") from None
+
+
+#: Allocations between two collections of the youngest generation during a run (Python's
+#: default is 700). A run builds several objects per sample that live to its end; with the
+#: default, the collector walked them over and over, a third of the time of reading a
+#: predictions file. Cyclic garbage is still collected, less often.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often inside the block (see GC_YOUNG_THRESHOLD)."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GC_YOUNG_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @dataclass
@@ -330,8 +418,13 @@ def _run_in(
     model: str | ModelAdapter | None,
     opts: RunOptions,
     progress: _Progress,
+    timings: dict[str, float],
 ) -> RunOutcome:
-    """Run ``suite`` into a held run folder (the body of :func:`run_suite`)."""
+    """Run ``suite`` into a held run folder (the body of :func:`run_suite`).
+
+    ``timings`` gets the seconds of each stage (:attr:`RunOutcome.timings`).
+    """
+    started = time.perf_counter()
     baseline = load_run(opts.baseline) if opts.baseline is not None else None
     seed = suite.spec.seed if opts.seed is None else opts.seed
     executor = make_executor(merge_specs(suite.spec.executor, opts.executor))
@@ -370,7 +463,10 @@ def _run_in(
     if task_models:
         identity["task_models"] = task_models
     header = _open_run_dir(out_dir, identity, suite, opts, seed)
-    done = {(ln["task"], ln["id"]) for ln in iter_samples(out_dir / SAMPLES, repair=True)}
+    # The lines saved before (a resumed run), as compute_results reads them; the lines this
+    # call writes are added as they are written, so finalize needs not read the record back.
+    kept = [_result_fields(ln) for ln in iter_samples(out_dir / SAMPLES, repair=True)]
+    done = {(ln["task"], ln["id"]) for ln in kept}
 
     cacheable = any(a.cacheable for a in adapters.values())
     cache = ResponseCache(opts.cache_path) if (opts.use_cache and cacheable) else None
@@ -395,6 +491,11 @@ def _run_in(
         for t in suite.tasks
     }
 
+    for stage in STAGES[1:]:
+        timings[stage] = 0.0
+    timings["load"] += time.perf_counter() - started
+    samples_path = folder.path / SAMPLES
+
     def batches() -> Iterator[Batch]:
         for task in suite.tasks:
             ds, reqs = datasets[task.name], requests[task.name]
@@ -418,21 +519,44 @@ def _run_in(
                 desc=suite.name,
             ) as bar,
         ):
+            waiting = time.perf_counter()
+            last_sync = -math.inf  # the first batch is synced: --overwrite swaps it in
+            unsynced = False
             for done_batch, lines in executor.run(batches(), slots, cache):
-                check_for_write(SampleLine, lines, folder.path / SAMPLES)
-                append_samples(folder.path / SAMPLES, lines)
+                now = time.perf_counter()
+                timings["adapter"] += now - waiting
+                check_for_write(SampleLine, lines, samples_path)
+                kept.extend(_as_read(lines))
+                # Written at once, forced to disk about once a second (SYNC_INTERVAL_S).
+                sync = now - last_sync >= SYNC_INTERVAL_S
+                append_samples(samples_path, lines, sync=sync)
+                unsynced = not sync
+                if sync:
+                    last_sync = now
                 progress.saved += len(lines)
                 # An --overwrite replaces the old run once the new one has saved samples.
                 folder.commit()
+                samples_path = folder.path / SAMPLES  # the staged path, until it is swapped in
                 bar.update(len(done_batch))
+                waiting = time.perf_counter()
+                timings["record"] += waiting - now
+            if unsynced:
+                sync_samples(samples_path)
+                timings["record"] += time.perf_counter() - waiting
         header["executor"] = executor.describe()
     finally:
         if cache is not None:
             cache.close()
+    # The local executor splits its time between the adapter and the scoring.
+    split = getattr(executor, "timings", None)
+    if split:
+        timings["scoring"] = min(split.get("scoring", 0.0), timings["adapter"])
+        timings["adapter"] -= timings["scoring"]
     # Whether this session could use the cache; finalize adds the hits counted in the record.
     header["cache"] = {"enabled": cache is not None and cache.usable}
     folder.commit()
-    outcome = finalize(folder.path, suite, datasets, header, seed, baseline)
+    outcome = finalize(folder.path, suite, datasets, header, seed, baseline, timings, kept)
+    outcome.timings = timings
     if opts.progress and outcome.header["cache"]["enabled"]:
         print(_cache_line(outcome.header), file=sys.stderr, flush=True)
     return outcome
@@ -551,6 +675,32 @@ def _save_header(out_dir: Path, header: dict[str, Any], suite: Suite) -> None:
     write_json_atomic(out_dir / RESULTS, header)
 
 
+#: The fields of a record line that :func:`compute_results` reads.
+_RESULT_FIELDS = ("task", "id", "error", "cached", "stats", "warnings")
+
+
+def _result_fields(line: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``line`` that :func:`compute_results` reads (not the texts)."""
+    return {k: line[k] for k in _RESULT_FIELDS if k in line}
+
+
+def _as_read(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`_result_fields` of lines just written, equal to what reading them back gives.
+
+    The statistics go through the record's JSON encoder and back (tuples become lists, NumPy
+    values plain ones); the other fields are strings, None and booleans (checked by
+    :class:`~evalkit.records.SampleLine` before the write), which JSON gives back as they are.
+
+    >>> import numpy as np
+    >>> _as_read([{"task": "t", "id": "1", "prompt": "p", "stats": {"m": (np.float64(1), 2)}}])
+    [{'task': 't', 'id': '1', 'stats': {'m': [1.0, 2]}}]
+    """
+    out = [_result_fields(ln) for ln in lines]
+    for ln, stats in zip(out, as_read_back([ln["stats"] for ln in out]), strict=True):
+        ln["stats"] = stats
+    return out
+
+
 def finalize(
     out_dir: Path,
     suite: Suite,
@@ -558,10 +708,23 @@ def finalize(
     header: dict[str, Any],
     seed: int,
     baseline: RunRecord | None = None,
+    timings: dict[str, float] | None = None,
+    lines: list[dict[str, Any]] | None = None,
 ) -> RunOutcome:
-    """Compute results from the record, write results.json and the reports."""
-    lines = list(iter_samples(out_dir / SAMPLES))
-    rows, task_info = compute_results(suite, datasets, lines, seed)
+    """Compute results from the record, write results.json and the reports.
+
+    ``timings``, when given, gets the seconds of the ``aggregate``, ``bootstrap`` and
+    ``reports`` stages added. ``lines``: the record's lines in file order as
+    :func:`_result_fields` of them read back gives them (the runner keeps them as it writes
+    them); None: read from ``samples.jsonl``.
+    """
+    started = time.perf_counter()
+    times: dict[str, float] = {"bootstrap": 0.0}
+    # Only what the results need stays in memory (the statistics, not the texts).
+    if lines is None:
+        lines = [_result_fields(ln) for ln in iter_samples(out_dir / SAMPLES)]
+    rows, task_info = compute_results(suite, datasets, lines, seed, times)
+    reporting = time.perf_counter()
     n_total = sum(t["n_samples"] for t in task_info)
     n_errors = sum(t["n_errors"] for t in task_info)
     hits = sum(t["cached"] for t in task_info)
@@ -581,7 +744,11 @@ def finalize(
         }
     )
     _save_header(out_dir, header, suite)  # results are safe before gates can fail
-    gates = [] if failed else check_gates(RunRecord(out_dir, header, lines), baseline)
+    # A paired gate against a baseline reads the whole record; the others read the results.
+    record = RunRecord(out_dir, header, lines if baseline is None else [])
+    if baseline is not None:
+        record.samples = list(iter_samples(out_dir / SAMPLES))
+    gates = [] if failed else check_gates(record, baseline)
     header["gates"] = gates
     _save_header(out_dir, header, suite)
     from evalkit.index import record_run
@@ -589,6 +756,12 @@ def finalize(
 
     record_run(out_dir, header)
     write_reports(out_dir)
+    if timings is not None:
+        finished = time.perf_counter()
+        timings["bootstrap"] = timings.get("bootstrap", 0.0) + times["bootstrap"]
+        aggregate = reporting - started - times["bootstrap"]
+        timings["aggregate"] = timings.get("aggregate", 0.0) + aggregate
+        timings["reports"] = timings.get("reports", 0.0) + finished - reporting
     if failed:
         raise RunError(
             f"every model call failed ({n_errors} of {n_total}); the errors are in "

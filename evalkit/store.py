@@ -138,16 +138,61 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
-def append_samples(path: Path, lines: Iterable[dict[str, Any]]) -> None:
+#: One encoder for every record line: ``json.dumps(ln, ensure_ascii=False,
+#: default=_jsonable)`` builds an encoder per call; the bytes are the same.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_jsonable)
+
+
+def encode_samples(lines: Iterable[dict[str, Any]]) -> bytes:
+    """The bytes :func:`append_samples` writes for ``lines``: one JSON object per line.
+
+    >>> encode_samples([{"id": "1", "prediction": "é"}]).decode()
+    '{"id": "1", "prediction": "é"}\\n'
+    """
+    encode = _LINE_ENCODER.encode
+    text = "".join([encode(ln) + "\n" for ln in lines])
+    # backslashreplace: a lone surrogate (possible in model text) becomes a valid JSON escape.
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+def as_read_back(values: list[Any]) -> list[Any]:
+    """``values`` (parts of record lines) as reading their lines back from the record gives.
+
+    JSON turns tuples into lists, NumPy values into plain ones and dictionary keys into
+    strings; this is the record's own encoder and decoder, so the result is what
+    :func:`iter_samples` would yield for them (one encoding for the whole list).
+
+    >>> import numpy as np
+    >>> as_read_back([{"stats": {"m": (np.float64(0.5), 2)}}, {1: None}])
+    [{'stats': {'m': [0.5, 2]}}, {'1': None}]
+    """
+    return list(json.loads(_LINE_ENCODER.encode(values)))
+
+
+def append_samples(path: Path, lines: Iterable[dict[str, Any]], *, sync: bool = True) -> None:
     """Append sample lines and flush them to disk (the resume point): all or none of them.
+
+    Args:
+        path: The ``samples.jsonl`` file.
+        lines: The record lines.
+        sync: Force the lines to the disk now. Without it they are handed to the operating
+            system (a killed process loses none of them) and :func:`sync_samples` flushes them
+            later: the runner syncs about once a second rather than once a batch.
 
     Raises:
         evalkit._io.WriteError: The disk is full (or another write failure); the file holds
             exactly the lines it held before the call.
     """
-    text = "".join(json.dumps(ln, ensure_ascii=False, default=_jsonable) + "\n" for ln in lines)
-    # backslashreplace: a lone surrogate (possible in model text) becomes a valid JSON escape.
-    _io.append_bytes(path, text.encode("utf-8", errors="backslashreplace"))
+    _io.append_bytes(path, encode_samples(lines), sync=sync)
+
+
+def sync_samples(path: Path) -> None:
+    """Flush lines appended with ``sync=False`` to disk.
+
+    Raises:
+        evalkit._io.WriteError: The flush failed (a full disk).
+    """
+    _io.sync_path(path)
 
 
 # -- run folder names and paths -----------------------------------------------------------

@@ -434,6 +434,38 @@ def bias_examples(name: str, workdir: Path) -> Examples:
     raise KeyError(name)
 
 
+# ------------------------------------------------------------------------------ choice
+
+
+def choice_examples(name: str, workdir: Path) -> Examples:
+    """Multiple choice: per-choice log-likelihoods, choices and gold (index or text)."""
+    items = [
+        (["no", "yes sir"], 1, [-4.0, -6.0]),
+        (["café", "cafe au lait"], "café", [-5.0, -9.0]),
+        (["a", "b", "c"], 2, [-1.0, -1.0, -0.5]),
+        (["red", "green"], 0, [-2.0, -2.0]),
+        (["été", "summer"], 0, [-4.1, -5.5]),
+    ]
+    samples = [
+        Sample(
+            id=str(i),
+            inputs={"choices": c, "gold": g, "options": c, "answer": g},
+            outputs={"choices": [{"logprob": x, "is_greedy": False, "n_tokens": 1} for x in ll]},
+        )
+        for i, (c, g, ll) in enumerate(items)
+    ]
+    return Examples(
+        samples=samples,
+        params=[
+            {"length": "bytes"},
+            {"choices_field": "options", "gold_field": "answer"},
+            {"target_delimiter": ""},
+        ],
+        bad=[{"length": "tokens"}, {"choices_field": ""}, {"target_delimiter": 1}],
+        rel=1e-9,
+    )
+
+
 # ------------------------------------------------------------------------------ hf_evaluate
 
 
@@ -450,10 +482,70 @@ def hf_evaluate_examples(name: str, workdir: Path) -> Examples:
     )
 
 
+# ------------------------------------------------------------------------------ classification
+
+#: (reference, prediction, confidence): three classes, one never predicted ("bird"), one
+#: predicted but never a reference ("fish"), confidences on and off bin edges.
+CLASSIFIED = [
+    ("cat", "cat", 0.9),
+    ("dog", "cat", 0.7),
+    ("cat", " cat", 0.5),
+    ("bird", "dog", 0.4),
+    ("dog", "dog", 1.0),
+    ("cat", "fish", 0.25),
+    ("Dog", "dog", 0.8),
+    ("dog", "dog", 0.65),
+]
+
+
+def classification_examples(name: str, workdir: Path) -> Examples:
+    """Label pairs with confidences in the model outputs and in a dataset field."""
+    samples = [
+        Sample(
+            id=f"c{i}",
+            inputs={"p_dataset": str(round(1 - c, 2))},
+            references=(ref,),
+            prediction=pred,
+            outputs={"confidence": c},
+        )
+        for i, (ref, pred, c) in enumerate(CLASSIFIED)
+    ]
+    if name == "accuracy":
+        return Examples(
+            samples=samples, params=[{"normalize": "lower"}], bad=[{"normalize": "upper"}]
+        )
+    if name == "f1":
+        return Examples(
+            samples=samples,
+            params=[
+                {"average": "micro"},
+                {"average": "weighted", "normalize": "lower"},
+                {"labels": ["cat", "dog", "bird"], "zero_division": 1.0},
+            ],
+            bad=[{"average": "binary"}, {"labels": ["cat", "cat"]}, {"zero_division": 2.0}],
+            rel=1e-9,
+        )
+    if name == "calibration":
+        return Examples(
+            samples=samples,
+            params=[
+                {"binning": "equal_mass", "n_bins": 3},
+                {"norm": "l2", "n_bins": 4, "edge": "torchmetrics"},
+                {"norm": "max", "edge": "lower"},
+                {"target": "positive", "positive_label": "dog"},
+                {"confidence_from": "dataset", "confidence_field": "p_dataset"},
+            ],
+            bad=[{"n_bins": 0}, {"norm": "l3"}, {"target": "positive"}],
+            rel=1e-9,
+        )
+    raise KeyError(name)
+
+
 #: The examples of every registered metric, by family.
 FAMILIES: dict[str, Family] = {
     **{n: text_examples for n in TEXT_PARAMS},
     "perplexity": lm_examples,
+    "choice_accuracy": choice_examples,
     **{n: retrieval_examples for n in RANKING_PARAMS},
     **{n: image_examples for n in ("fid", "kid", "inception_score")},
     **{n: diversity_examples for n in DIVERSITY_PARAMS},
@@ -467,6 +559,7 @@ FAMILIES: dict[str, Family] = {
             "group_fairness",
         )
     },
+    **{n: classification_examples for n in ("accuracy", "f1", "calibration")},
     HF_EVALUATE: hf_evaluate_examples,
 }
 

@@ -27,6 +27,7 @@ def test_suite_validates_with_its_data(path: Path) -> None:
     [
         ("translation", ("translation/sys_a.jsonl", "translation/sys_b.jsonl")),
         ("summarization", ("quickstart/sys_a.jsonl", "quickstart/sys_b.jsonl")),
+        ("classification", ("classification/sys_a.jsonl", "classification/sys_b.jsonl")),
     ],
 )
 def test_text_suite_runs_and_compares(suite: str, systems: tuple[str, str], tmp_path: Path) -> None:

@@ -264,3 +264,42 @@ def test_lone_surrogate_in_model_output_is_kept(
     preds = [s["prediction"] for s in load_run(tmp_path / "r").samples]
     assert preds[0] == "q0\ud800"
     assert (tmp_path / "r" / "report.html").is_file()
+
+
+def test_stage_timings_and_fewer_disk_flushes_than_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every batch is written at once, but forced to disk about once a second, and at the end."""
+    n = 40
+    write_jsonl(
+        tmp_path / "d.jsonl", [{"id": str(i), "q": f"q{i}", "a": f"a{i}"} for i in range(n)]
+    )
+    write_jsonl(tmp_path / "p.jsonl", [{"id": str(i), "prediction": f"a{i % 2}"} for i in range(n)])
+    (tmp_path / "s.yaml").write_text(
+        "name: t\nbootstrap: {resamples: 10}\ntasks:\n  - name: qa\n"
+        "    dataset: {path: d.jsonl, references: a}\n    prompt: '{q}'\n"
+        "    metrics: [exact_match]\n",
+        encoding="utf-8",
+    )
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.exists("/proc") else "?")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    out = run_suite(
+        tmp_path / "s.yaml", f"predictions:{tmp_path / 'p.jsonl'}", tmp_path / "r", batch_size=2
+    )
+    monkeypatch.undo()
+    record_syncs = [p for p in synced if p.endswith("samples.jsonl")]
+    # 20 batches in well under a second: the first batch, then the end of the run.
+    assert 1 <= len(record_syncs) < 20
+    lines = load_run(out.path).samples
+    assert [ln["id"] for ln in lines] == [str(i) for i in range(n)]
+    assert set(out.timings) == {
+        "load", "adapter", "scoring", "record", "aggregate", "bootstrap", "reports", "total"
+    }  # fmt: skip
+    assert all(v >= 0 for v in out.timings.values())
+    assert sum(v for k, v in out.timings.items() if k != "total") <= out.timings["total"]

@@ -216,16 +216,21 @@ def _references(where: str, row: dict[str, Any], field: str | None) -> tuple[str
             f"(fields here: {', '.join(sorted(row))})."
         )
     value = row[field]
-    if isinstance(value, str):
+    # The common cases first: a string, or a list of strings (one pass, no generator).
+    if type(value) is str:
+        if value and not value.isspace():
+            return (value,)
         refs: tuple[str, ...] = (value,)
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+    elif isinstance(value, str):
+        refs = (value,)
+    elif isinstance(value, list) and all([isinstance(v, str) for v in value]):
         refs = tuple(value)
     else:
         raise InputError(
             f"{where}: field '{field}' must be a string or a list of strings, "
             f"got {type(value).__name__}."
         )
-    if not refs or all(not r.strip() for r in refs):
+    if not any([r and not r.isspace() for r in refs]):
         raise InputError(
             f"{where}: field '{field}' has no reference text; give at least one non-empty "
             "reference or drop the sample."
@@ -363,7 +368,7 @@ def load_dataset(
         refs = _references(where, row, spec.references)
         if spec.qrels is not None:
             row = _with_qrels(where, row, spec.qrels)
-        samples.append(Sample(id=sid, inputs=row, references=refs))
+        samples.append(Sample(id=sid, inputs=row, references=refs, where=where))
     if not samples:
         raise InputError(f"{path}: no samples; the file is empty.")
     if spec.qrels_file is None:

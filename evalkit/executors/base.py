@@ -28,7 +28,7 @@ from evalkit.cache import ResponseCache, cache_key
 from evalkit.errors import RunError
 from evalkit.metrics.base import Metric, VectorMetric
 from evalkit.suite import Task
-from evalkit.types import GenerateRequest, Generation, Sample
+from evalkit.types import GenerateRequest, Generation, Sample, evolve
 
 __all__ = [
     "Batch",
@@ -155,9 +155,13 @@ def _sample_scores(
         for name in metric.primary_values():
             if name not in values:
                 continue
-            for row, value in zip(out, values[name], strict=True):
+            column = values[name]
+            # NumPy's tolist gives Python numbers in one call (float() of each is the same).
+            numbers = column.tolist() if hasattr(column, "tolist") else column
+            isfinite = math.isfinite
+            for row, value in zip(out, numbers, strict=True):
                 number = float(value)
-                if math.isfinite(number):
+                if isfinite(number):
                     row.setdefault(entry.key, {})[name] = number
     return out
 
@@ -169,43 +173,41 @@ def score_batch(
     gens: Sequence[Generation],
 ) -> list[dict[str, Any]]:
     """Per-sample record lines; metrics see only successful generations."""
+    oks = [g.ok for g in gens]
     scored = [
-        Sample(
-            id=s.id,
-            inputs=s.inputs,
-            references=s.references,
-            prediction=g.text,
-            outputs=g.outputs,
-            prompt=r.prompt,
-        )
-        for s, r, g in zip(samples, requests, gens, strict=True)
-        if g.ok
+        evolve(s, prediction=g.text, outputs=g.outputs, prompt=r.prompt)
+        for s, r, g, ok in zip(samples, requests, gens, oks, strict=True)
+        if ok
     ]
     per_metric = {e.key: e.metric.sample_stats(scored) if scored else [] for e in task.metrics}
     warned = {e.key: e.metric.sample_warnings(scored) if scored else [] for e in task.metrics}
     scores = _sample_scores(task, per_metric, len(scored))
+    stat_lists = list(per_metric.items())
+    warn_lists = [(key, w) for key, w in warned.items() if w]  # most metrics warn of nothing
+    name = task.name
     lines = []
     k = 0
-    for s, r, g in zip(samples, requests, gens, strict=True):
+    for s, r, g, ok in zip(samples, requests, gens, oks, strict=True):
         line: dict[str, Any] = {
-            "task": task.name,
+            "task": name,
             "id": s.id,
             "prompt": r.prompt,
-            "prediction": g.text if g.ok else None,
+            "prediction": g.text if ok else None,
             "references": list(s.references),
-            "error": None if g.ok else (g.error or "no output"),
+            "error": None if ok else (g.error or "no output"),
             "cached": g.cached,
             "stats": {},
         }
-        if g.ok and g.outputs:
-            line["outputs"] = dict(g.outputs)
-        if g.ok:
-            line["stats"] = {key: stats[k] for key, stats in per_metric.items()}
+        if ok:
+            if g.outputs:
+                line["outputs"] = dict(g.outputs)
+            line["stats"] = {key: stats[k] for key, stats in stat_lists}
             if scores[k]:
                 line["scores"] = scores[k]
-            notes = {key: w[k] for key, w in warned.items() if w and w[k]}
-            if notes:
-                line["warnings"] = notes
+            if warn_lists:
+                notes = {key: w[k] for key, w in warn_lists if w[k]}
+                if notes:
+                    line["warnings"] = notes
             k += 1
         lines.append(line)
     return lines

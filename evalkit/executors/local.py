@@ -7,6 +7,7 @@ default) are below those thresholds and stay in-process.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -17,11 +18,18 @@ from evalkit.executors.base import Batch, Executor, TaskSlot, call_adapter, scor
 class LocalExecutor(Executor):
     """Serve and score each batch in this process, in input order.
 
+    Attributes:
+        timings: Seconds spent in the adapter calls (with cache look-ups) and in the scoring,
+            summed over the batches of :meth:`run` (``{"adapter": ..., "scoring": ...}``).
+
     >>> LocalExecutor().describe()
     {'kind': 'local'}
     """
 
     kind: ClassVar[str] = "local"
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {"adapter": 0.0, "scoring": 0.0}
 
     def run(
         self,
@@ -29,10 +37,16 @@ class LocalExecutor(Executor):
         slots: Mapping[str, TaskSlot],
         cache: ResponseCache | None,
     ) -> Iterator[tuple[Batch, list[dict[str, Any]]]]:
+        clock = time.perf_counter
         for batch in batches:
             slot = slots[batch.task.name]
             adapter = slot.adapter
+            started = clock()
             gens = call_adapter(
                 adapter, cache if adapter.cacheable else None, slot.info, batch.requests
             )
-            yield batch, score_batch(batch.task, batch.samples, batch.requests, gens)
+            served = clock()
+            lines = score_batch(batch.task, batch.samples, batch.requests, gens)
+            self.timings["adapter"] += served - started
+            self.timings["scoring"] += clock() - served
+            yield batch, lines

@@ -16,6 +16,12 @@ worker once through the object store. At most :data:`IN_FLIGHT_PER_WORKER` batch
 worker at a time, which also bounds an HTTP adapter's concurrency to ``workers x
 max_concurrency`` requests.
 
+**Placement.** Workers are placed with Ray's ``SPREAD`` strategy: on a cluster they go to
+as many nodes as there are workers (round-robin over the nodes with room), so that each worker
+has a node's CPUs, memory and network to itself instead of crowding the first node; on a local
+instance (one node) nothing changes. ``results.json`` records how many nodes the workers ran on
+(``executor.nodes``).
+
 **Order.** Batches finish in any order, but the driver hands them to the runner in input order
 (a finished batch waits for the ones before it), so ``samples.jsonl`` is line for line the local
 executor's (the ``cached`` flags aside), and a killed run's record is a prefix of it, which
@@ -111,6 +117,12 @@ class _Worker:
         """The worker's process id (tests kill it to simulate a lost worker)."""
         return os.getpid()
 
+    def node(self) -> str:
+        """The id of the Ray node this worker runs on."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
     def _adapter(self, task: str) -> ModelAdapter:
         key = self._task_model[task]
         if key not in self._built:
@@ -160,6 +172,9 @@ class RayExecutor(Executor):
         self.workers = 0
         self.retried_batches = 0
         self.lost_workers = 0
+        #: Replies of every worker's ``node()`` call, read once the run is over.
+        self._node_refs: list[Any] = []
+        self.nodes: set[str] = set()
 
     # -- cluster ------------------------------------------------------------------------------
 
@@ -223,14 +238,26 @@ class RayExecutor(Executor):
             # it knows (and records) exactly what was lost.
             max_restarts=0,
             max_task_retries=0,
+            # One worker per node first (see the module docstring); a no-op on one node.
+            scheduling_strategy="SPREAD",
         )(_Worker)
         self._actors = [self._actor_cls.remote(self._setup) for _ in range(self.workers)]
+        # Asked now, read at the end: waiting here would hold the first batches back.
+        self._node_refs = [a.node.remote() for a in self._actors]
 
     def _replace(self, index: int) -> None:
         """Start a new worker in place of the lost one at ``index``."""
         with contextlib.suppress(Exception):  # it is dead already; make sure it stays so
             self._ray.kill(self._actors[index], no_restart=True)
         self._actors[index] = self._actor_cls.remote(self._setup)
+        self._node_refs.append(self._actors[index].node.remote())
+
+    def _read_nodes(self) -> None:
+        """Collect the nodes the workers ran on (a lost worker's reply may be lost with it)."""
+        for ref in self._node_refs:
+            with contextlib.suppress(Exception):
+                self.nodes.add(str(self._ray.get(ref, timeout=30)))
+        self._node_refs = []
 
     def worker_pids(self) -> list[int]:
         """Process ids of the worker actors (for tests and diagnostics)."""
@@ -245,9 +272,17 @@ class RayExecutor(Executor):
         cache: ResponseCache | None,
     ) -> Iterator[tuple[Batch, list[dict[str, Any]]]]:
         ray = self._ray
-        from ray.exceptions import ObjectLostError, RayActorError, RayTaskError, WorkerCrashedError
+        from ray.exceptions import (
+            ObjectLostError,
+            OutOfMemoryError,
+            RayActorError,
+            RayTaskError,
+            WorkerCrashedError,
+        )
 
-        lost = (RayActorError, WorkerCrashedError, ObjectLostError)
+        # A worker killed by Ray's memory monitor (the node ran low on memory, often because of
+        # other processes) is a lost worker too: replaced, and its batches submitted again.
+        lost = (RayActorError, WorkerCrashedError, ObjectLostError, OutOfMemoryError)
         source = iter(batches)
         first = next(source, None)
         if first is None:  # nothing pending (a finished run resumed): do not start Ray at all
@@ -303,6 +338,7 @@ class RayExecutor(Executor):
             if fatal is not None and not any(r[0] < stop for r in running.values()):
                 raise fatal  # every batch before the failed one has been handed back
             if not running:
+                self._read_nodes()
                 return
             [ref], _ = ray.wait(list(running), num_returns=1)
             seq, batch, a, actor, keys, attempt = running.pop(ref)
@@ -381,6 +417,7 @@ class RayExecutor(Executor):
             "workers": self.workers,
             "retried_batches": self.retried_batches,
             "lost_workers": self.lost_workers,
+            "nodes": len(self.nodes),
             "ray": str(getattr(self._ray, "__version__", "")),
         }
 

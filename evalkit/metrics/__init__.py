@@ -16,14 +16,17 @@ from typing import Any
 from evalkit.types import Score
 
 __all__ = [
+    "accuracy",
     "bertscore",
     "bleu",
+    "choice_accuracy",
     "chrf",
     "counterfactual_gap",
     "counterfactual_ll_gap",
     "distinct_n",
     "embedding_diversity",
     "exact_match",
+    "f1",
     "fid",
     "group_fairness",
     "hit_rate",
@@ -103,6 +106,21 @@ def perplexity(texts: Sequence[str], model: Any, **params: Any) -> Score:
     return score_texts(texts, model, **params)
 
 
+def choice_accuracy(
+    loglikelihoods: Sequence[Sequence[float]],
+    gold: Sequence[int | str],
+    choices: Sequence[Sequence[str]],
+    **params: Any,
+) -> Score:
+    """Multiple-choice ``acc`` / ``acc_norm`` (lm-evaluation-harness) from choice log-likelihoods.
+
+    See :class:`evalkit.metrics.choice.ChoiceAccuracy`.
+    """
+    from evalkit.metrics.choice import choice_accuracy as _choice_accuracy
+
+    return _choice_accuracy(loglikelihoods, gold, choices, **params)
+
+
 def exact_match(
     predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any
 ) -> Score:
@@ -115,6 +133,36 @@ def token_f1(
 ) -> Score:
     """SQuAD token F1; see :class:`evalkit.metrics.qa.TokenF1`."""
     return score("token_f1", predictions, references, **params)
+
+
+def accuracy(
+    predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any
+) -> Score:
+    """Label accuracy; see :class:`evalkit.metrics.classification.labels.Accuracy`."""
+    return score("accuracy", predictions, references, **params)
+
+
+def f1(predictions: Sequence[str], references: Sequence[Sequence[str]], **params: Any) -> Score:
+    """Precision, recall and F1 over labels; see :class:`~.classification.labels.F1`."""
+    return score("f1", predictions, references, **params)
+
+
+def calibration(
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    confidences: Sequence[float],
+    **params: Any,
+) -> Score:
+    """ECE and Brier score; see :class:`~.classification.calibration.Calibration`.
+
+    ``confidences[i]`` is the model's probability for ``predictions[i]`` (or for the positive
+    label with ``target="positive"``).
+    """
+    from evalkit.metrics._twins import confidence_samples
+    from evalkit.registry import METRICS
+
+    samples = confidence_samples("calibration", predictions, references, confidences)
+    return METRICS.get("calibration").build(params).score(samples)
 
 
 # Ranking metrics: ``qrels`` and ``run`` are Qrels/Run objects, {query: {doc: grade or score}}

@@ -137,3 +137,20 @@ def fairness_score(
         for i, (p, t, g) in enumerate(zip(predictions, labels, groups, strict=True))
     ]
     return metric.score(samples)
+
+
+def confidence_samples(
+    metric: str,
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    confidences: Sequence[Any],
+) -> list[Sample]:
+    """Samples whose model outputs carry ``confidence`` (the calibration twin's input)."""
+    from evalkit._validate import as_samples
+
+    samples = as_samples(metric, predictions, references)
+    _same_length(metric, predictions, confidences, "predictions and confidences")
+    return [
+        Sample(id=s.id, references=s.references, prediction=s.prediction, outputs={"confidence": c})
+        for s, c in zip(samples, confidences, strict=True)
+    ]

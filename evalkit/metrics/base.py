@@ -53,10 +53,11 @@ class Metric(ABC):
     on the command line or by a task's ``model:``): they are results of the metric's
     ``request_kind``, which the runner checks against the adapter's capabilities before any
     call: ``prediction`` (``generate``), ``ranking`` (``retrieve``), ``image``
-    (``generate_images``), ``embed``, ``loglikelihood_rolling``. Tokens that name dataset
-    fields chosen by a parameter (``group``: ``group_field``) are checked when samples are
-    scored. Any other token, such as a third-party metric's own, is never refused at load
-    time; the metric checks it when it scores.
+    (``generate_images``), ``embed``, ``loglikelihood``, ``loglikelihood_rolling``. Tokens
+    that name dataset fields chosen by a parameter (``group``: ``group_field``; ``choices``:
+    ``choices_field`` and ``gold_field``, checked when the requests are built) are checked
+    when samples are scored. Any other token, such as a third-party metric's own, is never
+    refused at load time; the metric checks it when it scores.
     """
 
     name: ClassVar[str]
@@ -134,6 +135,18 @@ class Metric(ABC):
     def request_options(self) -> dict[str, Any]:
         """Options the model request needs from this metric (e.g. a perplexity window)."""
         return {}
+
+    #: Whether :meth:`request_continuations` gives each sample's continuations (multiple
+    #: choice: one ``loglikelihood`` call per choice), so the task needs no ``continuation:``.
+    builds_continuations: ClassVar[bool] = False
+
+    def request_continuations(self, sample: Sample) -> tuple[str, ...]:
+        """The continuations of ``sample``'s prompt to score, one request each (default: none).
+
+        Called by the runner for every sample before any model call, so a bad dataset field
+        fails there (InputError naming ``sample.where`` and the field).
+        """
+        return ()
 
     @abstractmethod
     def value_names(self) -> tuple[str, ...]:

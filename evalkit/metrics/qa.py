@@ -30,7 +30,8 @@ from evalkit.types import Sample, Stats
 
 __all__ = ["ExactMatch", "TokenF1", "normalize_answer"]
 
-_PUNCTUATION = frozenset(string.punctuation)
+#: Deletes every ASCII punctuation character (``str.translate``: one pass in C).
+_DROP_PUNCTUATION = str.maketrans("", "", string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
@@ -40,8 +41,7 @@ def normalize_answer(text: str) -> str:
     >>> normalize_answer("  The Cat's  (big) hat!")
     'cats big hat'
     """
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = text.lower().translate(_DROP_PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
 

@@ -107,6 +107,26 @@ def test_paired_bootstrap_bench_rows() -> None:
         assert 1 / 1001 <= row["p_value"] <= 1
 
 
+def test_bootstrap_scale_bench_rows() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        module = importlib.import_module("bootstrap_scale")
+        rows = module.run(samples=300, resamples=50, metrics=["bleu", "exact_match", "kid"])
+        table = module.format_rows(rows)
+    finally:
+        sys.path.remove(str(BENCH))
+    assert [r.metric for r in rows] == ["bleu", "exact_match", "kid"]
+    bleu, em, kid = rows
+    assert kid.skipped is not None and kid.bootstrap_ci_s is None  # KID does not resample
+    for row in (bleu, em):
+        assert row.skipped is None and row.bootstrap_ci_s > 0 and row.paired_bootstrap_s > 0
+        lo, hi = row.ci[row.metric]
+        assert lo <= hi
+        assert 1 / 51 <= row.p_values[row.metric] <= 1
+    assert not bleu.slow(3600.0) and bleu.slow(0.0)
+    assert "skipped (does not resample" in table
+
+
 def test_bertscore_bench_rows() -> None:
     sys.path.insert(0, str(BENCH))
     try:
@@ -144,3 +164,52 @@ def test_image_benchmark_rows_agree() -> None:
     a, b = image.features(300, 32)
     assert a.shape == (300, 32) and np.array_equal(a, image.features(300, 32)[0])
     assert not np.array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def end_to_end() -> Iterator[ModuleType]:
+    """``bench/end_to_end.py`` imported as a module (bench/ is not a package)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        yield importlib.import_module("end_to_end")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_end_to_end_rows_agree_with_peers(end_to_end: ModuleType) -> None:
+    """Every family at 30 samples: the run, the CLI, the twins and the peer loops agree."""
+    results = end_to_end.run([30], bootstraps=[20], depth=5)
+    assert [(r.family, r.case) for r in results] == [
+        (f, c) for f in end_to_end.FAMILIES for c in end_to_end.CASES
+    ]
+    for r in results:
+        # run() refuses different numbers; check them here too, and that they are real ones.
+        assert r.parity is not None and r.parity <= 1e-9
+        assert r.seconds > 0 and r.samples_per_s > 0 and r.rss_mb > 0
+        assert all(math.isfinite(v) for v in r.values.values()), r.values
+    by = {(r.family, r.case): r.values for r in results}
+    assert set(by["em", "run"]) == {"exact_match"}
+    assert 0 < by["em", "peer"]["exact_match"] < 1
+    text = by["text", "peer"]
+    assert set(text) == {"bleu", "chrf", "ter", "rouge1", "rouge2", "rougeL"}
+    assert all(by["text", "run"][k] == pytest.approx(v, abs=1e-9) for k, v in text.items())
+    ranking = by["retrieval", "peer"]
+    assert set(ranking) == {"ndcg@10", "mrr", "recall@10", "map"} and ranking["map"] > 0
+    mix = by["mix", "peer"]
+    assert {"translate/bleu", "summarize/rougeL", "qa/exact_match", "qa/token_f1"} <= set(mix)
+    run = next(r for r in results if r.family == "em" and r.case == "run")
+    assert set(run.timings) == {"total", "load", "adapter", "scoring", "record", "aggregate",
+                                "bootstrap", "reports"}  # fmt: skip
+    assert sum(v for k, v in run.timings.items() if k != "total") <= run.timings["total"] + 1e-6
+    assert "stage shares" in end_to_end.format_results(results)
+
+
+def test_end_to_end_refuses_different_numbers(end_to_end: ModuleType) -> None:
+    raw = {
+        "run": {"values": {"bleu": 10.0}, "seconds": 1.0, "rss_mb": 1.0, "base_rss_mb": 0.5,
+                "timings": {}},
+        "peer": {"values": {"bleu": 10.5}, "seconds": 1.0, "rss_mb": 1.0, "base_rss_mb": 0.5,
+                 "timings": {}},
+    }  # fmt: skip
+    with pytest.raises(RuntimeError, match="differs"):
+        end_to_end._rows("text", 3, 0, raw)

@@ -47,14 +47,18 @@ TOKENS = {
     "ranking",
     "image",
     "embed",
+    "loglikelihood",
     "loglikelihood_rolling",
     "group",
+    "choices",
+    "confidence",
 }
 #: The request kind a model-provided token implies.
 KIND_OF_TOKEN = {
     "ranking": "retrieve",
     "image": "generate_images",
     "embed": "embed",
+    "loglikelihood": "loglikelihood",
     "loglikelihood_rolling": "loglikelihood_rolling",
     "prediction": "generate",
 }

@@ -293,7 +293,11 @@ def test_lm_suite_runs_end_to_end(tmp_path: Path) -> None:
     ppl = rows[("heldout", "perplexity")]
     assert ppl["n"] == len(HELDOUT) and ppl["n_errors"] == 0 and ppl["higher_is_better"] is False
     assert ppl["ci_low"] <= ppl["value"] <= ppl["ci_high"]
-    assert ppl["value"] == pytest.approx(score_texts(HELDOUT, f"hf:{LATEST}").value, rel=1e-9)
+    # The runner scores the texts in batches of its own and the twin in one call: the same
+    # windows, padded into other float32 batches, differ in the last bits (1.4e-9 relative seen
+    # with transformers 5.24).
+    twin = score_texts(HELDOUT, f"hf:{LATEST}").value
+    assert ppl["value"] == pytest.approx(twin, rel=1e-7)
     bpb = rows[("heldout", "bits_per_byte")]["value"]
     assert 2**bpb == pytest.approx(rows[("heldout", "byte_perplexity")]["value"], rel=1e-12)
     # overlapping windows give each token more context than the disjoint default
