@@ -44,6 +44,7 @@ __all__ = [
     "RESULTS_FORMAT_VERSION",
     "SCHEMA_FILES",
     "ComparisonDoc",
+    "Judgment",
     "RecordError",
     "RunHeader",
     "SampleLine",
@@ -230,6 +231,17 @@ class RunHeader(_Open):
 # -- samples.jsonl ----------------------------------------------------------------------------
 
 
+class Judgment(_Closed):
+    """One answer of a judge model (a judge metric's request about one sample)."""
+
+    text: str | None
+    """The judge's text; None when the call failed."""
+    error: str | None
+    """Why the judge call failed (after the adapter's retries); None when it succeeded."""
+    cached: bool
+    """Whether the answer came from the response cache."""
+
+
 class SampleLine(_Closed):
     """One line of ``samples.jsonl``: a sample's prompt, prediction and statistics."""
 
@@ -253,6 +265,9 @@ class SampleLine(_Closed):
     """Metric key -> value name -> this sample's own value (sentence BLEU, exact match,
     nDCG@10...): the primary values of metrics with per-sample outcomes, recorded at scoring
     time; only when there is one (older records have none; reports then rebuild them)."""
+    judgments: dict[str, list[Judgment]] | None = None
+    """Metric key -> the judge's answers to that judge metric's requests for this sample, in
+    request order; only for samples scored by judge metrics."""
 
 
 # -- compare.json -----------------------------------------------------------------------------

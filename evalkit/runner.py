@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import gc
+import json
 import math
 import platform
 import sys
@@ -28,7 +29,7 @@ from evalkit.adapters.predictions import PredictionsAdapter
 from evalkit.cache import ResponseCache
 from evalkit.data.samples import Dataset, load_dataset
 from evalkit.errors import ConfigError, InputError, RunError
-from evalkit.executors import Batch, TaskSlot, make_executor, merge_specs
+from evalkit.executors import Batch, JudgeSlot, TaskSlot, make_executor, merge_specs
 from evalkit.gates import check_gates, gates_failed
 from evalkit.metrics.base import package_version
 from evalkit.records import RunHeader, SampleLine, check_for_write
@@ -80,7 +81,7 @@ class RunOptions:
 SYNC_INTERVAL_S = 1.0
 
 #: The stages of :attr:`RunOutcome.timings`, in the order a run goes through them.
-STAGES = ("load", "adapter", "scoring", "record", "aggregate", "bootstrap", "reports")
+STAGES = ("load", "adapter", "judge", "scoring", "record", "aggregate", "bootstrap", "reports")
 
 
 @dataclass
@@ -92,12 +93,13 @@ class RunOutcome:
         header: ``results.json`` as written.
         exit_code: 0, or 1 when a gate failed.
         timings: Wall-clock seconds of each stage of this call (:data:`STAGES`: reading the
-            suite, data and predictions; the adapter calls, with cache look-ups; the
-            per-sample statistics; validating and writing ``samples.jsonl``; reading it back
-            and aggregating; the bootstrap intervals; results.json, the run index and the
-            reports) and ``total``. Executors that serve batches elsewhere (Ray) report the
-            adapter calls and the scoring together as ``adapter``. Not part of the record:
-            timings differ between two runs of the same suite.
+            suite, data and predictions; the adapter calls, with cache look-ups; the judge
+            calls of judge metrics; the per-sample statistics; validating and writing
+            ``samples.jsonl``; reading it back and aggregating; the bootstrap intervals;
+            results.json, the run index and the reports) and ``total``. Executors that serve
+            batches elsewhere (Ray) report the adapter calls and the scoring together as
+            ``adapter``; tasks with judge metrics are judged and scored in this process. Not
+            part of the record: timings differ between two runs of the same suite.
     """
 
     path: Path
@@ -457,18 +459,25 @@ def _run_in(
             _check_prediction_ids(a, served, suite, datasets, opts)
         a.prepare(served)
     task_models = {t.name: infos[t.name] for t in suite.tasks if t.model is not None}
+    judges = _build_judges(suite)
 
     out_dir = folder.path
     identity = _identity(suite, datasets, spec, info, opts, seed)
     if task_models:
         identity["task_models"] = task_models
+    if judges:  # a resumed run must ask the same judges
+        identity["judges"] = {
+            task: {key: j.info for key, j in by_key.items()} for task, by_key in judges.items()
+        }
     header = _open_run_dir(out_dir, identity, suite, opts, seed)
     # The lines saved before (a resumed run), as compute_results reads them; the lines this
     # call writes are added as they are written, so finalize needs not read the record back.
     kept = [_result_fields(ln) for ln in iter_samples(out_dir / SAMPLES, repair=True)]
     done = {(ln["task"], ln["id"]) for ln in kept}
 
-    cacheable = any(a.cacheable for a in adapters.values())
+    cacheable = any(a.cacheable for a in adapters.values()) or any(
+        j.adapter.cacheable for by_key in judges.values() for j in by_key.values()
+    )
     cache = ResponseCache(opts.cache_path) if (opts.use_cache and cacheable) else None
     batch = opts.batch_size or suite.spec.batch_size
     pending = {
@@ -487,6 +496,7 @@ def _run_in(
             info=infos[t.name],
             spec=t.model or (model if isinstance(model, str) else None),
             options={} if t.model is not None else dict(opts.model_options),
+            judges=judges.get(t.name, {}),
         )
         for t in suite.tasks
     }
@@ -550,8 +560,9 @@ def _run_in(
     # The local executor splits its time between the adapter and the scoring.
     split = getattr(executor, "timings", None)
     if split:
-        timings["scoring"] = min(split.get("scoring", 0.0), timings["adapter"])
-        timings["adapter"] -= timings["scoring"]
+        for stage in ("scoring", "judge"):
+            timings[stage] = min(split.get(stage, 0.0), timings["adapter"])
+            timings["adapter"] -= timings[stage]
     # Whether this session could use the cache; finalize adds the hits counted in the record.
     header["cache"] = {"enabled": cache is not None and cache.usable}
     folder.commit()
@@ -560,6 +571,49 @@ def _run_in(
     if opts.progress and outcome.header["cache"]["enabled"]:
         print(_cache_line(outcome.header), file=sys.stderr, flush=True)
     return outcome
+
+
+#: Judge adapter settings that do not change a verdict: left out of the metric signature.
+_JUDGE_TRANSPORT = frozenset(
+    {"base_url", "max_concurrency", "timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s"}
+)
+
+
+def _build_judges(suite: Suite) -> dict[str, dict[str, JudgeSlot]]:
+    """The judge adapter of every judge metric, by task and metric key (one per judge spec).
+
+    Each metric is told its judge's identity (:meth:`~evalkit.metrics.base.Metric.bind_judge`),
+    so that the signature of its results names the judge.
+    """
+    built: dict[str, JudgeSlot] = {}
+    out: dict[str, dict[str, JudgeSlot]] = {}
+    for task in suite.tasks:
+        for entry in task.metrics:
+            try:
+                judge = entry.metric.judge_model()
+            except ConfigError as exc:
+                raise ConfigError(f"{entry.where}: {exc}") from None
+            if judge is None:
+                continue
+            spec, options = judge
+            key = json.dumps([spec, options], sort_keys=True, default=str)
+            if key not in built:
+                try:
+                    adapter = build_adapter(spec, options)
+                except ConfigError as exc:
+                    raise ConfigError(f"{entry.where}: the judge model {spec}: {exc}") from None
+                if "generate" not in adapter.capabilities:
+                    raise ConfigError(
+                        f"{entry.where}: the judge model {spec} cannot generate text (it offers "
+                        f"{', '.join(sorted(adapter.capabilities))})."
+                    )
+                built[key] = JudgeSlot(adapter=adapter, info=adapter.info())
+            slot = built[key]
+            entry.metric.bind_judge(
+                {k: v for k, v in slot.info.items() if k not in _JUDGE_TRANSPORT}
+            )
+            out.setdefault(task.name, {})[entry.key] = slot
+    return out
 
 
 def _check_prediction_ids(

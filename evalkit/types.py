@@ -64,6 +64,10 @@ class Sample:
     where: str = field(default="", compare=False)
 
 
+#: The key of ``Sample.outputs`` under which a judge metric finds its judge's answers (one
+#: ``{"text", "error", "cached"}`` mapping per judge request; see ``Metric.judge_requests``).
+JUDGMENTS = "judgments"
+
 #: Request kinds, each served by the adapter method of the same name.
 REQUEST_KINDS = (
     "generate",
@@ -147,6 +151,8 @@ class GenerateRequest:
             fields["variants"] = list(self.variants)
         if self.continuations:
             fields["continuations"] = list(self.continuations)
+        if self.sample_index:  # a judge's repeat k of one prompt (unseeded repeats differ too)
+            fields["sample_index"] = self.sample_index
         return fields
 
 

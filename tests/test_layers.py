@@ -8,7 +8,7 @@ Layers (``docs/architecture.md`` draws them)::
     L3  suite, executors.*, store, cache, index, stats, records.*
     L2  metrics.* (one component per family), adapters.*
     L1  data.*, assets.*
-    L0  errors, types, registry, _validate, _io, _textio, _env, _version, _imports
+    L0  errors, types, registry, _validate, _io, _textio, _env, _version, _imports, _templates
 
 A module may import any module of a lower layer and any module of its own component (the
 modules of ``report``, of ``adapters``, of the ``metrics.text`` family...). An import of a
@@ -93,6 +93,7 @@ PLACEMENT: tuple[tuple[str, int, str], ...] = (
     ("_env", 0, "_env"),
     ("_version", 0, "_version"),
     ("_imports", 0, "_imports"),
+    ("_templates", 0, "_templates"),
 )
 
 #: ``(importer pattern, imported pattern, reason)``: the allowed imports between different
@@ -115,6 +116,11 @@ EXCEPTIONS: tuple[tuple[str, str, str], ...] = (
         "metrics.diversity.*",
         "metrics.text.*",
         "self-BLEU scores each output against the others with the BLEU family's statistics",
+    ),
+    (
+        "metrics.rag.*",
+        "metrics.judge.*",
+        "faithfulness's judge verifier renders prompts and reads verdicts as the judges do",
     ),
     ("executors*", "suite", "executors read the suite's ExecutorSpec and task specs"),
     ("executors*", "cache", "call_adapter serves cached responses before calling the adapter"),

@@ -299,7 +299,8 @@ def test_stage_timings_and_fewer_disk_flushes_than_batches(
     lines = load_run(out.path).samples
     assert [ln["id"] for ln in lines] == [str(i) for i in range(n)]
     assert set(out.timings) == {
-        "load", "adapter", "scoring", "record", "aggregate", "bootstrap", "reports", "total"
+        "load", "adapter", "judge", "scoring", "record", "aggregate", "bootstrap", "reports",
+        "total",
     }  # fmt: skip
     assert all(v >= 0 for v in out.timings.values())
     assert sum(v for k, v in out.timings.items() if k != "total") <= out.timings["total"]

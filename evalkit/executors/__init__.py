@@ -8,7 +8,15 @@
 from __future__ import annotations
 
 from evalkit.errors import ConfigError, did_you_mean
-from evalkit.executors.base import Batch, Executor, TaskSlot, call_adapter, score_batch
+from evalkit.executors.base import (
+    Batch,
+    Executor,
+    JudgeSlot,
+    TaskSlot,
+    call_adapter,
+    judge_batch,
+    score_batch,
+)
 from evalkit.suite import ExecutorSpec
 
 #: The executor kinds.
@@ -18,8 +26,10 @@ __all__ = [
     "KINDS",
     "Batch",
     "Executor",
+    "JudgeSlot",
     "TaskSlot",
     "call_adapter",
+    "judge_batch",
     "make_executor",
     "merge_specs",
     "score_batch",

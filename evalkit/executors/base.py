@@ -28,17 +28,27 @@ from evalkit.cache import ResponseCache, cache_key
 from evalkit.errors import RunError
 from evalkit.metrics.base import Metric, VectorMetric
 from evalkit.suite import Task
-from evalkit.types import GenerateRequest, Generation, Sample, evolve
+from evalkit.types import JUDGMENTS, GenerateRequest, Generation, Sample, evolve
 
 __all__ = [
     "Batch",
     "Executor",
+    "JudgeSlot",
     "TaskSlot",
     "call_adapter",
     "fill",
+    "judge_batch",
     "lookup",
     "score_batch",
 ]
+
+
+@dataclass(frozen=True)
+class JudgeSlot:
+    """The judge model of one judge metric: its adapter and the adapter's cache key part."""
+
+    adapter: ModelAdapter
+    info: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class TaskSlot:
     info: dict[str, Any]
     spec: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: The judges of the task's judge metrics, by metric key (see :func:`judge_batch`).
+    judges: Mapping[str, JudgeSlot] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -166,21 +178,86 @@ def _sample_scores(
     return out
 
 
+def _scored(
+    samples: Sequence[Sample], requests: Sequence[GenerateRequest], gens: Sequence[Generation]
+) -> list[Sample]:
+    """The samples whose model call succeeded, with the model's answer (what metrics see)."""
+    return [
+        evolve(s, prediction=g.text, outputs=g.outputs, prompt=r.prompt)
+        for s, r, g in zip(samples, requests, gens, strict=True)
+        if g.ok
+    ]
+
+
+#: One judge answer as metrics and the record see it.
+Judgment = dict[str, Any]
+
+
+def judge_batch(
+    task: Task,
+    samples: Sequence[Sample],
+    requests: Sequence[GenerateRequest],
+    gens: Sequence[Generation],
+    judges: Mapping[str, JudgeSlot],
+    cache: ResponseCache | None,
+) -> dict[str, list[list[Judgment]]]:
+    """Ask each judge metric's judge about the batch's successful generations.
+
+    For every metric of ``task`` with a judge in ``judges``, the requests of
+    :meth:`~evalkit.metrics.base.Metric.judge_requests` for every scored sample go to the
+    judge adapter in one call, through ``cache`` (when the judge is ``cacheable``). Returns,
+    by metric key, one list of ``{"text", "error", "cached"}`` answers per scored sample (in
+    the order of its requests); a failed judge call is an answer with ``error`` set.
+    """
+    if not judges:
+        return {}
+    scored = _scored(samples, requests, gens)
+    out: dict[str, list[list[Judgment]]] = {}
+    for entry in task.metrics:
+        slot = judges.get(entry.key)
+        if slot is None:
+            continue
+        asked = [entry.metric.judge_requests(s) for s in scored]
+        flat = [evolve(r, task=task.name) if not r.task else r for reqs in asked for r in reqs]
+        use = cache if slot.adapter.cacheable else None
+        answers = call_adapter(slot.adapter, use, slot.info, flat) if flat else []
+        it = iter(answers)
+        out[entry.key] = [[_judgment(next(it)) for _ in reqs] for reqs in asked]
+    return out
+
+
+def _judgment(g: Generation) -> Judgment:
+    if g.ok and g.text is not None:
+        return {"text": g.text, "error": None, "cached": g.cached}
+    return {"text": None, "error": g.error or "the judge returned no text", "cached": g.cached}
+
+
 def score_batch(
     task: Task,
     samples: Sequence[Sample],
     requests: Sequence[GenerateRequest],
     gens: Sequence[Generation],
+    judged: Mapping[str, Sequence[Sequence[Judgment]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per-sample record lines; metrics see only successful generations."""
+    """Per-sample record lines; metrics see only successful generations.
+
+    ``judged`` (from :func:`judge_batch`) gives each judge metric's samples their judge's
+    answers in ``outputs["judgments"]``; the lines keep them under ``judgments``.
+    """
     oks = [g.ok for g in gens]
-    scored = [
-        evolve(s, prediction=g.text, outputs=g.outputs, prompt=r.prompt)
-        for s, r, g, ok in zip(samples, requests, gens, oks, strict=True)
-        if ok
-    ]
-    per_metric = {e.key: e.metric.sample_stats(scored) if scored else [] for e in task.metrics}
-    warned = {e.key: e.metric.sample_warnings(scored) if scored else [] for e in task.metrics}
+    scored = _scored(samples, requests, gens)
+    judged = judged or {}
+    per_metric: dict[str, list[Any]] = {}
+    warned: dict[str, list[str | None]] = {}
+    for e in task.metrics:
+        seen = scored
+        if e.key in judged:
+            seen = [
+                evolve(s, outputs={**s.outputs, JUDGMENTS: list(a)})
+                for s, a in zip(scored, judged[e.key], strict=True)
+            ]
+        per_metric[e.key] = e.metric.sample_stats(seen) if seen else []
+        warned[e.key] = e.metric.sample_warnings(seen) if seen else []
     scores = _sample_scores(task, per_metric, len(scored))
     stat_lists = list(per_metric.items())
     warn_lists = [(key, w) for key, w in warned.items() if w]  # most metrics warn of nothing
@@ -201,6 +278,8 @@ def score_batch(
         if ok:
             if g.outputs:
                 line["outputs"] = dict(g.outputs)
+            if judged:
+                line["judgments"] = {key: list(a[k]) for key, a in judged.items()}
             line["stats"] = {key: stats[k] for key, stats in stat_lists}
             if scores[k]:
                 line["scores"] = scores[k]

@@ -12,15 +12,23 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from evalkit.cache import ResponseCache
-from evalkit.executors.base import Batch, Executor, TaskSlot, call_adapter, score_batch
+from evalkit.executors.base import (
+    Batch,
+    Executor,
+    TaskSlot,
+    call_adapter,
+    judge_batch,
+    score_batch,
+)
 
 
 class LocalExecutor(Executor):
     """Serve and score each batch in this process, in input order.
 
     Attributes:
-        timings: Seconds spent in the adapter calls (with cache look-ups) and in the scoring,
-            summed over the batches of :meth:`run` (``{"adapter": ..., "scoring": ...}``).
+        timings: Seconds spent in the adapter calls (with cache look-ups), in the judge calls
+            of judge metrics and in the scoring, summed over the batches of :meth:`run`
+            (``{"adapter": ..., "judge": ..., "scoring": ...}``).
 
     >>> LocalExecutor().describe()
     {'kind': 'local'}
@@ -29,7 +37,7 @@ class LocalExecutor(Executor):
     kind: ClassVar[str] = "local"
 
     def __init__(self) -> None:
-        self.timings: dict[str, float] = {"adapter": 0.0, "scoring": 0.0}
+        self.timings: dict[str, float] = {"adapter": 0.0, "judge": 0.0, "scoring": 0.0}
 
     def run(
         self,
@@ -46,7 +54,12 @@ class LocalExecutor(Executor):
                 adapter, cache if adapter.cacheable else None, slot.info, batch.requests
             )
             served = clock()
-            lines = score_batch(batch.task, batch.samples, batch.requests, gens)
+            judged = judge_batch(
+                batch.task, batch.samples, batch.requests, gens, slot.judges, cache
+            )
+            asked = clock()
+            lines = score_batch(batch.task, batch.samples, batch.requests, gens, judged)
             self.timings["adapter"] += served - started
-            self.timings["scoring"] += clock() - served
+            self.timings["judge"] += asked - served
+            self.timings["scoring"] += clock() - asked
             yield batch, lines

@@ -57,7 +57,15 @@ from evalkit import _env
 from evalkit.adapters import ModelAdapter, build_adapter
 from evalkit.cache import ResponseCache
 from evalkit.errors import ConfigError, EvalkitError, RunError
-from evalkit.executors.base import Batch, Executor, TaskSlot, fill, lookup, score_batch
+from evalkit.executors.base import (
+    Batch,
+    Executor,
+    TaskSlot,
+    fill,
+    judge_batch,
+    lookup,
+    score_batch,
+)
 from evalkit.suite import ExecutorSpec, Task
 from evalkit.types import GenerateRequest, Generation, Sample
 
@@ -141,9 +149,16 @@ class _Worker:
         samples: Sequence[Sample],
         requests: Sequence[GenerateRequest],
         known: Mapping[int, Generation],
-    ) -> tuple[list[dict[str, Any]], dict[int, Generation]]:
-        """Record lines of one batch, and the generations that did not come from the cache."""
+        score: bool = True,
+    ) -> tuple[list[dict[str, Any]] | list[Generation], dict[int, Generation]]:
+        """Record lines of one batch, and the generations that did not come from the cache.
+
+        With ``score=False`` (a task with judge metrics, judged and scored on the driver, where
+        the response cache is) the batch's generations instead of its lines.
+        """
         gens, fresh = fill(self._adapter(task), requests, known)
+        if not score:
+            return gens, fresh
         return score_batch(self._tasks[task], samples, requests, gens), fresh
 
 
@@ -331,7 +346,9 @@ class RayExecutor(Executor):
                 use = cache if slot.adapter.cacheable else None
                 keys, hits = lookup(use, slot.info, batch.requests)
                 actor = self._actors[a]
-                ref = actor.process.remote(batch.task.name, batch.samples, batch.requests, hits)
+                ref = actor.process.remote(
+                    batch.task.name, batch.samples, batch.requests, hits, not slot.judges
+                )
                 running[ref] = (seq, batch, a, actor, keys, attempt)
                 load[a] += 1
                 alone[a] = attempt > 1
@@ -387,6 +404,11 @@ class RayExecutor(Executor):
                 use = cache if slots[batch.task.name].adapter.cacheable else None
                 if use is not None:
                     use.put_many([(keys[i], g) for i, g in fresh.items()])
+            judges = slots[batch.task.name].judges
+            if judges:  # the worker served the batch; the judges are asked here, with the cache
+                gens = lines
+                judged = judge_batch(batch.task, batch.samples, batch.requests, gens, judges, cache)
+                lines = score_batch(batch.task, batch.samples, batch.requests, gens, judged)
             done[seq] = (batch, lines)
             while next_out in done:
                 yield done.pop(next_out)

@@ -19,7 +19,7 @@ import numpy as np
 from evalkit._version import __version__
 from evalkit.errors import ConfigError, did_you_mean
 from evalkit.metrics.params import MetricParams, ParamInfo
-from evalkit.types import Sample, Score, Stats
+from evalkit.types import GenerateRequest, Sample, Score, Stats
 
 
 def package_version(name: str) -> str:
@@ -147,6 +147,34 @@ class Metric(ABC):
         fails there (InputError naming ``sample.where`` and the field).
         """
         return ()
+
+    def judge_model(self) -> tuple[str, dict[str, Any]] | None:
+        """The judge model this metric asks about each sample: ``(adapter spec, options)``.
+
+        None (the default) for metrics that score without a judge. A metric that returns one
+        gets, in :meth:`sample_stats` and :meth:`sample_warnings`, samples whose
+        ``outputs[JUDGMENTS]`` hold the judge's answers to :meth:`judge_requests`: the executor
+        calls the judge adapter (through the response cache; retries are the adapter's) once
+        the task's model has answered, and the record keeps the answers per sample.
+        """
+        return None
+
+    def judge_requests(self, sample: Sample) -> list[GenerateRequest]:
+        """Every judge request for ``sample`` (its model call succeeded), in a fixed order.
+
+        ``sample.outputs[JUDGMENTS]`` later holds one ``{"text", "error", "cached"}`` mapping
+        per request, in this order (``error`` set: the judge call failed after the adapter's
+        retries). Repeat ``k`` of a prompt carries ``sample_index=k`` (part of the cache key).
+        """
+        return []
+
+    def bind_judge(self, identity: Mapping[str, Any]) -> None:
+        """Record the judge adapter's public identity (model, source hash) in the signature.
+
+        Called once by the suite loader with the judge adapter's settings that change its
+        verdicts (never secrets), so that results of a changed judge are never compared.
+        """
+        self.params["judge"] = ",".join(f"{k}={identity[k]}" for k in sorted(identity))
 
     @abstractmethod
     def value_names(self) -> tuple[str, ...]:

@@ -133,7 +133,12 @@ class MetricParams(BaseModel):
     def infos(cls) -> list[ParamInfo]:
         """The declared parameters in declaration order."""
         return [
-            ParamInfo(name, type_text(f.annotation), f.get_default(), f.description or "")
+            ParamInfo(
+                name,
+                type_text(f.annotation),
+                f.get_default(call_default_factory=True),
+                f.description or "",
+            )
             for name, f in cls.model_fields.items()
         ]
 

@@ -45,7 +45,18 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
                 value = params.get(key)
                 if isinstance(value, str) and value and not Path(value).is_absolute():
                     params[key] = str((path.parent / value).resolve())
+                elif isinstance(value, dict):  # a mapping of names to files (judges' `against`)
+                    params[key] = {
+                        k: str((path.parent / v).resolve())
+                        if isinstance(v, str) and v and not Path(v).is_absolute()
+                        else v
+                        for k, v in value.items()
+                    }
+            # A judge given as a file next to the suite (python:judge.py:grade) is found there.
+            if "model" in getattr(cls, "model_params", ()) and isinstance(params.get("model"), str):
+                params["model"] = _resolve_model(params["model"], path.parent)
             metric = cls.build(params)
+            metric.judge_model()  # a judge metric without a judge fails here, with its line
         except EvalkitError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         except (TypeError, ValueError) as exc:
@@ -152,10 +163,16 @@ def _retrieval_options(
 
 
 def _resolve_model(spec: str | None, base: Path) -> str | None:
-    """``KIND:PATH`` with a relative PATH that exists next to the suite made absolute."""
+    """``KIND:PATH`` (or ``python:FILE.py:FUNCTION``) with a relative path that exists next to
+    the suite made absolute."""
     if spec is None:
         return None
     kind, sep, target = spec.partition(":")
+    if kind == "python" and target.count(":") >= 1:  # python:FILE.py:FUNCTION
+        file, _, attr = target.rpartition(":")
+        if file.endswith(".py") and not Path(file).is_absolute() and (base / file).is_file():
+            return f"python:{(base / file).resolve()}:{attr}"
+        return spec
     if sep and target and not Path(target).is_absolute() and (base / target).exists():
         return f"{kind}:{(base / target).resolve()}"
     return spec

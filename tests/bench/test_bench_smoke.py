@@ -198,8 +198,8 @@ def test_end_to_end_rows_agree_with_peers(end_to_end: ModuleType) -> None:
     mix = by["mix", "peer"]
     assert {"translate/bleu", "summarize/rougeL", "qa/exact_match", "qa/token_f1"} <= set(mix)
     run = next(r for r in results if r.family == "em" and r.case == "run")
-    assert set(run.timings) == {"total", "load", "adapter", "scoring", "record", "aggregate",
-                                "bootstrap", "reports"}  # fmt: skip
+    assert set(run.timings) == {"total", "load", "adapter", "judge", "scoring", "record",
+                                "aggregate", "bootstrap", "reports"}  # fmt: skip
     assert sum(v for k, v in run.timings.items() if k != "total") <= run.timings["total"] + 1e-6
     assert "stage shares" in end_to_end.format_results(results)
 

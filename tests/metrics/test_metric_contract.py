@@ -190,7 +190,7 @@ def test_class_metadata(name: str) -> None:
         assert info.name == pname
         assert info.type and info.type != "any", f"{name}.{pname} needs a declared type"
         assert info.description.strip(), f"{name}.{pname} needs a description"
-        assert info.default == cls.Params.model_fields[pname].get_default()
+        assert info.default == cls.Params.model_fields[pname].get_default(call_default_factory=True)
     metric = cls.build({})
     assert metric.value_higher_is_better(metric.value_names()[0]) is cls.higher_is_better
 
