@@ -24,10 +24,9 @@ a fake GitHub REST API on 127.0.0.1 that keeps the comments of each pull request
 
 Overrides (OVERRIDES): EVALKIT_TORCH_INDEX (download.pytorch.org's CPU index on GitHub,
 unreachable here) is emptied, so that setup.sh takes torch 2.13.0's CPU wheel from the local
-index; PIP_COMPILE=0 skips install-time byte-compilation (speed only). The first pull request
-runs the workflow's SUITE, the whole quickstart; the jobs that compare with a baseline run
+index; PIP_COMPILE=0 skips install-time byte-compilation (speed only). Every job runs
 SMALL_SUITE, three of the quickstart's tasks with their gates (every gate kind), in a third of
-the time.
+the time of the whole quickstart (which tests/test_first_hour.py runs as the README says).
 
 Scenarios: a first pull request (main has no stored run yet: the baseline-relative gates are
 reported as skipped, exit 0), main's push (stores the baseline), a clean pull request (same
@@ -69,8 +68,7 @@ MARKER = "<!-- evalkit-report -->"
 OVERRIDES = {"EVALKIT_TORCH_INDEX": "", "PIP_COMPILE": "0"}
 #: The tasks of the quickstart suite that the main / clean / regressing jobs run (written as
 #: suites/ci-small.yaml, beside the quickstart): every gate kind, at a third of the time (the
-#: set-level image and diversity tasks make compare slow). The first pull request runs the
-#: workflow's own SUITE, the whole quickstart.
+#: set-level image and diversity tasks make compare slow).
 SMALL_TASKS = ("translate", "qa", "lm_step0600")
 SMALL_SUITE = "suites/ci-small.yaml"
 #: Seconds the step may run; the install step gets more (it installs torch).
@@ -707,7 +705,7 @@ def test_first_pull_request_without_a_baseline_passes_and_says_so(
 ) -> None:
     store = tmp_path / "empty-store"
     store.mkdir()
-    job = play("pull_request", store, github, name="first", suite=None)  # the whole quickstart
+    job = play("pull_request", store, github, name="first")
     assert not job.failed, job.failing()
     assert _final_step(job).name == "Fail when a gate failed"
     assert _final_step(job).returncode == 0
