@@ -541,6 +541,157 @@ def classification_examples(name: str, workdir: Path) -> Examples:
     raise KeyError(name)
 
 
+# ------------------------------------------------------------------------------ rag contexts
+
+#: (retrieved ids, judged grades): a relevant passage first, late, none retrieved, nothing
+#: retrieved, and a question without a relevant judged passage.
+RAG_RETRIEVED = [
+    (["d1", "d2", "d3"], {"d1": 2, "d3": 1, "d9": 1}),
+    (["d4", "d5", "d6", "d1"], {"d1": 1}),
+    (["d2", "d4"], {"d7": 2}),
+    ([], {"d1": 1}),
+    (["d1", "d2"], {"d2": 0}),
+    (["d8", "d3", "d9"], {"d3": 2, "d9": 2, "d2": 1}),
+]
+
+
+def rag_context_examples(name: str, workdir: Path) -> Examples:
+    """Retrieved passages in the model outputs, judged passage grades in the dataset."""
+    samples = []
+    for i, (ids, grades) in enumerate(RAG_RETRIEVED):
+        contexts = [{"id": d, "text": f"passage {d}"} for d in ids]
+        samples.append(
+            Sample(
+                id=f"r{i}",
+                inputs={"relevant": grades, "gold_ids": [d for d, g in grades.items() if g > 0]},
+                prediction="an answer",
+                outputs={"contexts": contexts, "passages": contexts[::-1]},
+            )
+        )
+    params: list[dict[str, Any]] = [
+        {"k": 2},
+        {"min_grade": 2.0},
+        {"no_relevant": "skip"},
+        {"contexts_field": "passages", "relevant_field": "gold_ids"},
+    ]
+    bad: list[dict[str, Any]] = [{"k": 0}, {"no_relevant": "nan"}, {"relevant_field": ""}]
+    if name == "context_precision":
+        params.append({"form": "set", "k": 1})
+        bad.append({"form": "mean"})
+    return Examples(samples=samples, params=params, bad=bad, rel=1e-9)
+
+
+# ------------------------------------------------------------------------------ rag grounding
+
+#: (answer, retrieved passages, cited ids): a faithful answer, an invented number, an
+#: unretrieved citation, an empty answer, no passage retrieved, an answer without a claim.
+RAG_ANSWERS = [
+    ("The Eiffel Tower is 330 metres tall. It opened in 1889.", ["d1", "d2"], ["d1", "d2"]),
+    ("The Eiffel Tower is 412 metres tall. Gustave Eiffel built it.", ["d1"], ["d1", "d9"]),
+    ("It opened in 1889 in Paris.", ["d2", "d3"], ["d3"]),
+    ("", ["d1"], []),
+    ("Paris hosted the World's Fair in 1889.", [], []),
+    ("Yes!", ["d1"], ["d1"]),
+]
+RAG_TEXTS = {
+    "d1": "The Eiffel Tower is 330 metres tall.",
+    "d2": "It opened in 1889 for the World's Fair in Paris.",
+    "d3": "Lyon is a city.",
+}
+
+
+def rag_grounding_examples(name: str, workdir: Path) -> Examples:
+    """Answers, retrieved passages and cited ids in the model outputs (as a predictions file)."""
+    samples = []
+    for i, (answer, ids, cited) in enumerate(RAG_ANSWERS):
+        contexts = [{"id": d, "text": RAG_TEXTS[d]} for d in ids]
+        samples.append(
+            Sample(
+                id=f"g{i}",
+                prediction=answer,
+                outputs={"contexts": contexts, "passages": contexts[::-1], "citations": cited,
+                         "cites": cited[::-1]},
+            )
+        )  # fmt: skip
+    params: list[dict[str, Any]] = [{"contexts_field": "passages"}]
+    bad: list[dict[str, Any]] = [{"contexts_field": 3}]
+    if name != "unsupported_facts":
+        params.append({"threshold": 0.5})
+        bad += [{"threshold": 0.0}, {"threshold": 1.5}]
+    if name == "faithfulness":
+        bad += [{"verifier": "judge"}, {"verifier": "nli"}, {"model": "scripted:echo"}]
+    if name == "citation_accuracy":
+        params.append({"citations_field": "cites"})
+    values = {
+        "faithfulness": ("faithfulness", "claims_per_answer"),
+        "unsupported_facts": ("unsupported_rate", "unsupported_per_answer", "facts_per_answer"),
+        "citation_accuracy": ("citation_precision", "citation_recall", "citations_per_answer"),
+    }[name]
+    return Examples(samples=samples, params=params, bad=bad, rel=1e-9, nan_values=frozenset(values))
+
+
+# ------------------------------------------------------------------------------ judges
+
+#: Judge answers given directly (as the runner hands them): verdicts, fenced JSON, an unparsed
+#: answer, an out-of-scale one and a failed call; a person's label per sample.
+JUDGE_ANSWERS = [
+    ('{"score": 5, "accuracy": 5, "safe": "pass"}', '{"score": 4, "accuracy": 4, "safe": true}'),
+    ('```json\n{"score": 2, "accuracy": 1, "safe": "fail"}\n```', "I would say 2"),
+    ('{"score": 9, "accuracy": 3, "safe": "pass"}', '{"score": 3, "accuracy": 3, "safe": 1}'),
+    (None, '{"score": 1, "accuracy": 2, "safe": "fail"}'),
+    ('{"score": 4, "accuracy": 5, "safe": "pass"}', '{"score": 4, "accuracy": 5, "safe": "pass"}'),
+    ('{"score": 3, "accuracy": 2, "safe": false}', '{"score": 2, "accuracy": 2, "safe": false}'),
+]
+
+
+def judge_examples(name: str, workdir: Path) -> Examples:
+    """Two judgments per sample; the metric reads the first ``repeats`` of them."""
+    samples = []
+    for i, pair in enumerate(JUDGE_ANSWERS):
+        js = [
+            {"text": t, "error": None if t is not None else "HTTP 500", "cached": False}
+            for t in pair
+        ]
+        samples.append(
+            Sample(
+                id=str(i),
+                inputs={"human": 1 + (i * 2) % 5},
+                prediction="answer " * (i + 1),
+                references=("ref",),
+                outputs={"judgments": js},
+            )
+        )
+    one = [
+        Sample(id=s.id, inputs=s.inputs, prediction=s.prediction, references=s.references,
+               outputs={"judgments": s.outputs["judgments"][:1]})
+        for s in samples
+    ]  # fmt: skip
+    return Examples(
+        samples=one,
+        base={"model": "python:judges:grade"},
+        params=[
+            {"human_label": "human"},
+            {"length_unit": "words", "agreement_weights": "linear", "human_label": "human"},
+            {
+                "criteria": [
+                    {"name": "accuracy", "scale": [1, 5], "weight": 2},
+                    {"name": "safe", "scale": "pass_fail"},
+                ]
+            },
+            {"parser": "regex", "pattern": r'"score": (?P<score>\d+)'},
+        ],
+        bad=[
+            {"repeats": 0},
+            {"criteria": [{"name": "a"}, {"name": "a"}]},
+            {"parser": "regex"},
+            {"human_criterion": "score"},
+        ],
+        untracked=frozenset({"model_options"}),
+        nan_values=frozenset({"length_corr", "kappa", "alpha", "spearman", "kendall"}),
+        rel=1e-9,
+    )
+
+
 #: The examples of every registered metric, by family.
 FAMILIES: dict[str, Family] = {
     **{n: text_examples for n in TEXT_PARAMS},
@@ -560,6 +711,12 @@ FAMILIES: dict[str, Family] = {
         )
     },
     **{n: classification_examples for n in ("accuracy", "f1", "calibration")},
+    **{n: rag_context_examples for n in ("context_precision", "context_recall")},
+    **{
+        n: rag_grounding_examples
+        for n in ("faithfulness", "unsupported_facts", "citation_accuracy")
+    },
+    "judge": judge_examples,
     HF_EVALUATE: hf_evaluate_examples,
 }
 

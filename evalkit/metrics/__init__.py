@@ -21,16 +21,21 @@ __all__ = [
     "bleu",
     "choice_accuracy",
     "chrf",
+    "citation_accuracy",
+    "context_precision",
+    "context_recall",
     "counterfactual_gap",
     "counterfactual_ll_gap",
     "distinct_n",
     "embedding_diversity",
     "exact_match",
     "f1",
+    "faithfulness",
     "fid",
     "group_fairness",
     "hit_rate",
     "inception_score",
+    "judge",
     "kid",
     "meteor",
     "mrr",
@@ -47,6 +52,7 @@ __all__ = [
     "stereotype_preference",
     "ter",
     "token_f1",
+    "unsupported_facts",
     "weat",
 ]
 
@@ -163,6 +169,72 @@ def calibration(
 
     samples = confidence_samples("calibration", predictions, references, confidences)
     return METRICS.get("calibration").build(params).score(samples)
+
+
+def judge(
+    predictions: Sequence[str],
+    judgments: Sequence[Sequence[str | None]],
+    *,
+    human: Sequence[Any] | None = None,
+    **params: Any,
+) -> Score:
+    """Rubric grading from judge answers given directly; see :class:`~.judge.rubric.RubricJudge`.
+
+    ``judgments[i]`` holds the judge's ``repeats`` answers about ``predictions[i]`` (None: a
+    failed call); ``human[i]``, with ``human_label="human"``, a person's label.
+    """
+    from evalkit.metrics.judge.rubric import judge_score
+
+    return judge_score(predictions, judgments, human=human, **params)
+
+
+def context_precision(contexts: Any, relevant: Any, **params: Any) -> Score:
+    """ragas' Context Precision@K over judged passage ids.
+
+    ``contexts[i]`` is question i's retrieved passages in rank order (ids or ``{"id", "text"}``
+    objects), ``relevant[i]`` its judged passages (ids or ``{id: grade}``); see
+    :class:`evalkit.metrics.rag.context.ContextPrecision`.
+    """
+    from evalkit.metrics.rag.context import score_contexts
+
+    return score_contexts("context_precision", contexts, relevant, **params)
+
+
+def context_recall(contexts: Any, relevant: Any, **params: Any) -> Score:
+    """Judged relevant passages retrieved over all (ragas' ``IDBasedContextRecall``).
+
+    Arguments as :func:`context_precision`; see :class:`~.rag.context.ContextRecall`.
+    """
+    from evalkit.metrics.rag.context import score_contexts
+
+    return score_contexts("context_recall", contexts, relevant, **params)
+
+
+def faithfulness(answers: Sequence[str], contexts: Sequence[Any], **params: Any) -> Score:
+    """Supported claims over claims of each answer against its passages; see
+    :class:`evalkit.metrics.rag.faithfulness.Faithfulness` (``contexts[i]``: answer i's
+    passages, strings or ``{"id", "text"}`` objects)."""
+    from evalkit.metrics.rag.answers import score_answers
+
+    return score_answers("faithfulness", answers, contexts, **params)
+
+
+def unsupported_facts(answers: Sequence[str], contexts: Sequence[Any], **params: Any) -> Score:
+    """Numbers, dates and names of each answer absent from its passages; see
+    :class:`evalkit.metrics.rag.facts.UnsupportedFacts`."""
+    from evalkit.metrics.rag.answers import score_answers
+
+    return score_answers("unsupported_facts", answers, contexts, **params)
+
+
+def citation_accuracy(
+    answers: Sequence[str], contexts: Sequence[Any], citations: Sequence[Any], **params: Any
+) -> Score:
+    """Cited passage ids that were retrieved and support the answer; see
+    :class:`evalkit.metrics.rag.citations.CitationAccuracy` (``citations[i]``: answer i's ids)."""
+    from evalkit.metrics.rag.answers import score_answers
+
+    return score_answers("citation_accuracy", answers, contexts, citations, **params)
 
 
 # Ranking metrics: ``qrels`` and ``run`` are Qrels/Run objects, {query: {doc: grade or score}}

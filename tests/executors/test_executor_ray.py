@@ -130,6 +130,40 @@ def test_python_adapter_and_cache_give_identical_results(
     assert not any(s["cached"] for s in load_run(tmp_path / "r1").samples)
 
 
+JUDGE = """\
+import json
+
+
+def grade(prompts):
+    return [json.dumps({"score": 5 if "a1" in p else 3}) if "q7" not in p else "no idea"
+            for p in prompts]
+"""
+
+
+def test_judge_metric_is_judged_on_the_driver_with_the_cache(
+    tmp_path: Path, make_suite: Callable[..., Path]
+) -> None:
+    """A task with a judge metric: served by workers, judged and scored on the driver; the
+    record equals the local executor's line for line, and the judge answers are cached."""
+    (tmp_path / "judge.py").write_text(JUDGE)
+    rows = [{"id": str(i), "question": f"q{i}", "answer": f"a{i}"} for i in range(12)]
+    judge = f"python:{tmp_path / 'judge.py'}:grade"
+    suite = make_suite(rows=rows, metrics=f'[exact_match, {{judge: {{model: "{judge}"}}}}]')
+    model = _model(tmp_path)
+    opts: dict[str, Any] = {"batch_size": 3}
+    local = run_suite(suite, model, tmp_path / "local", RunOptions(use_cache=False, **opts))
+    first = run_suite(suite, model, tmp_path / "r1", RunOptions(executor=RAY, **opts))
+    assert first.results == local.results
+    _same_lines(tmp_path / "local", tmp_path / "r1")
+    failed = next(s for s in load_run(tmp_path / "r1").samples if s["id"] == "7")
+    assert failed["judgments"]["judge"][0]["text"] == "no idea"
+    assert failed["stats"]["judge"]["j"] == ["unparsed"]
+    again = run_suite(suite, model, tmp_path / "r2", RunOptions(executor=RAY, **opts))
+    assert again.results == local.results
+    judged = [j for s in load_run(tmp_path / "r2").samples for j in s["judgments"]["judge"]]
+    assert len(judged) == 12 and all(j["cached"] for j in judged)
+
+
 def test_hf_perplexity_gives_identical_results(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     suite = tmp_path / "lm.yaml"
