@@ -445,6 +445,9 @@ def _run_in(
     adapters = {t.name: own[t.model] if t.model is not None else adapter for t in suite.tasks}
     infos = {name: a.info() for name, a in adapters.items()}
     requests = {t.name: _requests(t, datasets[t.name], seed) for t in suite.tasks}
+    for t in suite.tasks:  # bad inputs fail here, before any model call
+        for e in t.metrics:
+            e.metric.check_samples(datasets[t.name].samples)
     for t in suite.tasks:
         a = adapters[t.name]
         if t.request_kind not in a.capabilities:

@@ -692,6 +692,53 @@ def judge_examples(name: str, workdir: Path) -> Examples:
     )
 
 
+#: Pairwise verdicts as the runner hands them: per pair, the run as A then as B; a tie, a
+#: flip, an unparsed answer, a failed call and a sample whose opponent failed.
+PAIRWISE_VERDICTS = [
+    ("A", "B"),
+    ("B", "A"),
+    ("tie", "tie"),
+    ("A", "A"),
+    ("I cannot tell", None),
+    ("B", "B"),
+]
+
+
+def pairwise_examples(name: str, workdir: Path) -> Examples:
+    """A predictions file as the opponent; one sample whose opponent output failed."""
+    import json
+
+    opponent = workdir / "opponent.jsonl"
+    rows = [{"id": str(i), "prediction": f"their answer {i}"} for i in range(6)]
+    rows.append({"id": "6", "prediction": "", "error": "HTTP 503"})
+    opponent.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    samples = []
+    for i, pair in enumerate([*PAIRWISE_VERDICTS, ()]):
+        js = [
+            {
+                "text": None if w is None else w if " " in w else json.dumps({"winner": w}),
+                "error": "HTTP 500" if w is None else None,
+                "cached": False,
+            }
+            for w in pair
+        ]
+        samples.append(
+            Sample(id=str(i), prediction="my answer " * (i + 1), outputs={"judgments": js})
+        )
+    return Examples(
+        samples=samples,
+        base={"model": "python:judges:prefer", "against": {"them": str(opponent)}},
+        params=[
+            {"system": "mine", "length_unit": "words"},
+            {"parser": "regex", "pattern": r'"winner": "(?P<winner>A|B|tie)"'},
+        ],
+        bad=[{"against": {"bad name": {}}}, {"system": "bad name"}, {"orders": "ba"}],
+        untracked=frozenset({"model_options"}),
+        nan_values=frozenset({"length_corr", "flip_rate", "first_position_rate"}),
+        rel=1e-9,
+    )
+
+
 #: The examples of every registered metric, by family.
 FAMILIES: dict[str, Family] = {
     **{n: text_examples for n in TEXT_PARAMS},
@@ -717,6 +764,7 @@ FAMILIES: dict[str, Family] = {
         for n in ("faithfulness", "unsupported_facts", "citation_accuracy")
     },
     "judge": judge_examples,
+    "judge_pairwise": pairwise_examples,
     HF_EVALUATE: hf_evaluate_examples,
 }
 

@@ -119,7 +119,7 @@ EXCEPTIONS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "metrics.rag.*",
-        "metrics.judge.*",
+        "metrics.judges.*",
         "faithfulness's judge verifier renders prompts and reads verdicts as the judges do",
     ),
     ("executors*", "suite", "executors read the suite's ExecutorSpec and task specs"),

@@ -62,7 +62,15 @@ def _absolute_paths(suite: dict[str, Any]) -> dict[str, Any]:
     """Relative data paths made absolute under ``suites/``, as the documentation means them."""
     text = yaml.safe_dump(suite, sort_keys=False)
     base = ROOT / "suites"
-    text = re.sub(r"(path: |corpus: |reference: )(?=[a-z_]+/)", rf"\g<1>{base}/", text)
+    text = re.sub(
+        r"(path: |corpus: |reference: |template_file: |predictions:)(?=[a-z_]+/)",
+        rf"\g<1>{base}/",
+        text,
+    )
+    # Any other value naming a bundled data file (a pairwise judge's `against` files).
+    text = re.sub(
+        r"(: )(?=[a-z_]+/[\w./-]+\.(?:jsonl|json|csv|txt)$)", rf"\g<1>{base}/", text, flags=re.M
+    )
     loaded: dict[str, Any] = yaml.safe_load(text)
     return loaded
 

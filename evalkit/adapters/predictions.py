@@ -16,63 +16,15 @@ warning line with how many were ignored (:meth:`PredictionsAdapter.check_ids`).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evalkit._io import iter_jsonl
-from evalkit._textio import decode_utf8
 from evalkit.adapters.base import ModelAdapter
+from evalkit.data.outputs import read_predictions
 from evalkit.errors import InputError
 from evalkit.types import GenerateRequest, Generation
-
-
-def _rows(path: Path, raw: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(LINE, row)`` of a JSONL or CSV file whose bytes are ``raw`` (UTF-8 text)."""
-    if path.suffix.lower() == ".csv":
-        with io.StringIO(decode_utf8(raw, path), newline="") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                yield reader.line_num, {k: v for k, v in row.items() if k is not None}
-        return
-    # This file's messages name its fields and leave out columns and types (as they always
-    # have); see evalkit._io.iter_jsonl.
-    yield from iter_jsonl(
-        path,
-        raw,
-        fix="each line must be one JSON object with 'id' and 'prediction'",
-        show_column=False,
-        show_type=False,
-    )
-
-
-def _row_outputs(where: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSONL row's optional ``outputs`` object (other model outputs, e.g. a confidence).
-
-    A ``confidence`` in it must be a number in [0, 1] (what ``calibration`` reads), checked
-    here so that the message names the file and line.
-    """
-    value = row.get("outputs")
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InputError(
-            f"{where}: field 'outputs' must be a JSON object such as {{\"confidence\": 0.9}}, "
-            f"got {type(value).__name__}."
-        )
-    conf = value.get("confidence")
-    if "confidence" in value and (
-        isinstance(conf, bool)
-        or not isinstance(conf, int | float)
-        or not 0.0 <= conf <= 1.0  # NaN fails both comparisons
-    ):
-        raise InputError(
-            f"{where}: field 'outputs.confidence' must be a probability in [0, 1], got {conf!r}."
-        )
-    return dict(value)
 
 
 def _tasks(names: Sequence[str]) -> str:
@@ -96,41 +48,11 @@ class PredictionsAdapter(ModelAdapter):
             raise InputError(f"{self.path}: predictions file not found; check --model.")
         raw = self.path.read_bytes()
         self.sha256 = hashlib.sha256(raw).hexdigest()
-        self._by_key: dict[tuple[str | None, str], Generation] = {}
-        self._has_task = False
-        #: The line of each row, in file order (``PATH:LINE`` is :meth:`_where`'s, when a
-        #: message needs it: formatting it for every row cost more than reading the row).
-        self._lines: dict[tuple[str | None, str], int] = {}
-        first = self._lines
-        by_key = self._by_key
-        for lineno, row in _rows(self.path, raw):
-            if "id" not in row:
-                raise InputError(
-                    f"{self._where(lineno)}: field 'id' is missing; every row needs an id."
-                )
-            task = row.get("task")
-            if task is not None:
-                self._has_task = True
-            key = (None if task is None else str(task), str(row["id"]))
-            if key in first:
-                raise InputError(
-                    f"{self._where(lineno)}: duplicate id '{key[1]}' (first at "
-                    f"{self._where(first[key])}); keep one prediction per id."
-                )
-            first[key] = lineno
-            error = row.get("error") or None
-            pred = row.get("prediction")
-            if error is not None:
-                by_key[key] = Generation(text=None, error=str(error))
-            elif isinstance(pred, str):
-                outputs = _row_outputs(self._where(lineno), row) if "outputs" in row else {}
-                by_key[key] = Generation(text=pred, outputs=outputs)
-            else:
-                where = self._where(lineno)
-                raise InputError(
-                    f"{where}: field 'prediction' must be a string (got "
-                    f"{type(pred).__name__}); mark failed calls with an 'error' field instead."
-                )
+        table = read_predictions(self.path, raw)
+        self._by_key = table.outputs
+        self._has_task = table.has_task
+        #: The line of each row, in file order.
+        self._lines = table.lines
 
     def _where(self, lineno: int) -> str:
         """``PATH:LINE`` of a line of the file (for messages)."""

@@ -37,7 +37,7 @@ def build_metric(key: str, params: dict[str, Any], signature: str, where: str) -
     """Rebuild a recorded metric and check that it still has the recorded signature."""
     from evalkit.registry import METRICS
 
-    metric = METRICS.get(key).build(params)
+    metric = METRICS.get(key).rebuild(params)
     if metric.signature() != signature:
         raise ConfigError(
             f"{where}: metric '{key}' was recorded with a different implementation than the one "

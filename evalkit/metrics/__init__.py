@@ -10,7 +10,7 @@ metric class and scores in one call, so the class and the function share one imp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit.types import Score
@@ -36,6 +36,7 @@ __all__ = [
     "hit_rate",
     "inception_score",
     "judge",
+    "judge_pairwise",
     "kid",
     "meteor",
     "mrr",
@@ -178,14 +179,33 @@ def judge(
     human: Sequence[Any] | None = None,
     **params: Any,
 ) -> Score:
-    """Rubric grading from judge answers given directly; see :class:`~.judge.rubric.RubricJudge`.
+    """Rubric grading from judge answers given directly; see :class:`~.judges.rubric.RubricJudge`.
 
     ``judgments[i]`` holds the judge's ``repeats`` answers about ``predictions[i]`` (None: a
     failed call); ``human[i]``, with ``human_label="human"``, a person's label.
     """
-    from evalkit.metrics.judge.rubric import judge_score
+    from evalkit.metrics.judges.rubric import judge_score
 
     return judge_score(predictions, judgments, human=human, **params)
+
+
+def judge_pairwise(
+    predictions: Sequence[str],
+    judgments: Sequence[Sequence[str | None]],
+    *,
+    against: Mapping[str, Sequence[str | None]],
+    **params: Any,
+) -> Score:
+    """Pairwise preference from judge verdicts given directly; see
+    :class:`~.judges.pairwise.PairwiseJudge`.
+
+    ``against[X][i]`` is system X's output for ``predictions[i]``; ``judgments[i]`` the
+    judge's answers about sample ``i`` in request order (per opponent, the repeats with the
+    run as A, then as B).
+    """
+    from evalkit.metrics.judges.pairwise import pairwise_score
+
+    return pairwise_score(predictions, judgments, against=against, **params)
 
 
 def context_precision(contexts: Any, relevant: Any, **params: Any) -> Score:

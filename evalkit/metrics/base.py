@@ -116,6 +116,16 @@ class Metric(ABC):
         return cls(**params)
 
     @classmethod
+    def rebuild(cls, params: Mapping[str, Any]) -> Metric:
+        """The metric a run recorded, from its recorded ``params`` (``results.json``'s
+        ``metric_params``), to aggregate recorded statistics (comparisons, gates).
+
+        For most metrics that is :meth:`build`; a metric whose :meth:`setup` replaces
+        parameters by what they resolve to (a judge's template by its hash) overrides it.
+        """
+        return cls.build(params)
+
+    @classmethod
     def parameters(cls) -> dict[str, ParamInfo]:
         """The declared parameters with their types, defaults and descriptions."""
         if cls.Params is not None:
@@ -148,6 +158,14 @@ class Metric(ABC):
         """
         return ()
 
+    def check_samples(self, samples: Sequence[Sample]) -> None:  # noqa: B027 - optional
+        """Raise InputError for a sample this metric cannot score, before any model call.
+
+        Called by the runner with every sample of the task once the dataset is loaded, so that
+        a bad input (a judged opponent without the sample's output, a missing label) fails
+        before anything is spent; the message names the sample's file and line.
+        """
+
     def judge_model(self) -> tuple[str, dict[str, Any]] | None:
         """The judge model this metric asks about each sample: ``(adapter spec, options)``.
 
@@ -174,7 +192,12 @@ class Metric(ABC):
         Called once by the suite loader with the judge adapter's settings that change its
         verdicts (never secrets), so that results of a changed judge are never compared.
         """
-        self.params["judge"] = ",".join(f"{k}={identity[k]}" for k in sorted(identity))
+        shown = dict(identity)
+        # Where a judge's code lives is left out when its source hash identifies it, so runs
+        # made in different checkouts compare.
+        if "source_sha256" in shown and isinstance(shown.get("target"), str):
+            shown["target"] = portable_spec(shown["target"])
+        self.params["judge"] = ",".join(f"{k}={shown[k]}" for k in sorted(shown))
 
     @abstractmethod
     def value_names(self) -> tuple[str, ...]:
@@ -307,3 +330,17 @@ class MeanMetric(VectorMetric):
     def from_totals(self, totals: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
         means = totals / np.maximum(n, 1)[:, None]
         return {k: means[:, i] for i, k in enumerate(self.value_names())}
+
+
+def portable_spec(spec: str) -> str:
+    """An adapter spec or target without the folders of its file: ``python:/a/b/rules.py:grade``
+    -> ``python:rules.py:grade`` (the file's content is identified by its hash elsewhere).
+
+    Example:
+        >>> portable_spec("python:/a/b/rules.py:grade"), portable_spec("/a/b.py:fn")
+        ('python:rules.py:grade', 'b.py:fn')
+        >>> portable_spec("openai:meta-llama/Llama-3.1-8B")
+        'openai:meta-llama/Llama-3.1-8B'
+    """
+    parts = spec.split(":")  # only absolute paths: a model id such as org/name stays whole
+    return ":".join(part.rsplit("/", 1)[-1] if part.startswith("/") else part for part in parts)

@@ -52,6 +52,9 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
                         else v
                         for k, v in value.items()
                     }
+            # Parameters that default to the task's name (a pairwise judge's opponents' task).
+            for key in getattr(cls, "task_params", ()):
+                params.setdefault(key, spec.name)
             # A judge given as a file next to the suite (python:judge.py:grade) is found there.
             if "model" in getattr(cls, "model_params", ()) and isinstance(params.get("model"), str):
                 params["model"] = _resolve_model(params["model"], path.parent)

@@ -8,9 +8,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from evalkit.metrics.judge._base import judgments_of
-from evalkit.metrics.judge.prompts import JudgePrompt
-from evalkit.metrics.judge.verdicts import Scale, VerdictParser, failure_kind
+from evalkit.metrics.base import Metric, portable_spec
+from evalkit.metrics.judges._base import judgments_of
+from evalkit.metrics.judges.prompts import JudgePrompt
+from evalkit.metrics.judges.verdicts import Scale, VerdictParser, failure_kind
 from evalkit.metrics.params import MetricParams
 from evalkit.metrics.rag._claims import split_claims
 from evalkit.metrics.rag._contexts import Passage, sample_contexts
@@ -193,10 +194,24 @@ class Faithfulness(RatioMetric):
             )
         self.params = {k: v for k, v in self.params.items() if k in keep}
         if p.verifier == "judge":
+            if p.model is not None:
+                self.params["model"] = portable_spec(p.model)
             self.params["template_sha256"] = self.prompt.sha256[:16]
             self.params["parser"] = self.verdicts.describe()
         if p.verifier == "nli":
             self.params["nli_sha256"] = self.nli.sha256[:16]
+
+    @classmethod
+    def rebuild(cls, params: Mapping[str, Any]) -> Metric:
+        """The recorded metric, to aggregate recorded statistics: a judge's or NLI model's
+        verdicts are in the statistics already, so neither is loaded (nor its template)."""
+        verifier = params.get("verifier", "lexical")
+        if verifier == "lexical":
+            return cls.build(params)
+        metric = cls.build({"contexts_field": params.get("contexts_field", "contexts")})
+        metric.p = metric.p.model_copy(update={"verifier": verifier})
+        metric.params = dict(params)
+        return metric
 
     def value_names(self) -> tuple[str, ...]:
         extra = ("judge_failure_rate",) if self.p.verifier == "judge" else ()

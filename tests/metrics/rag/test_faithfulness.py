@@ -341,3 +341,10 @@ def test_judge_verifier_through_the_runner(tmp_path: Path) -> None:
     assert outcome.exit_code == 0
     text = json.dumps(results)
     assert "judge_failure_rate" in text and "template_sha256" in text
+    # Comparing runs rebuilds the recorded metric from its recorded parameters, without the
+    # judge: a run compares with itself, every delta 0.
+    from evalkit.compare import compare_runs
+
+    doc = compare_runs([tmp_path / "run", tmp_path / "run"])
+    assert [r["metric"] for r in doc["comparisons"]] == ["faithfulness"]
+    assert doc["comparisons"][0]["delta"] == 0.0

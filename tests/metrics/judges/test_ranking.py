@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from scipy import optimize, stats
 
 from evalkit.errors import InputError, RunError
-from evalkit.metrics.judge.ranking import (
+from evalkit.metrics.judges.ranking import (
     ELO_PER_UNIT,
     bradley_terry,
     bt_scores,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalkit.errors import ConfigError
-from evalkit.metrics.judge.verdicts import Scale, scale_of
+from evalkit.metrics.judges.verdicts import Scale, scale_of
 
 __all__ = ["RESERVED", "Criterion", "criteria_of"]
 

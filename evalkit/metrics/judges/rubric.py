@@ -2,14 +2,14 @@
 
 The judge reads each sample's prompt, prediction and reference and answers with a JSON object
 holding one value per criterion (or, with ``parser: regex``, text the pattern's named groups
-read). Each verdict is parsed strictly (:mod:`evalkit.metrics.judge.verdicts`): a failed call,
+read). Each verdict is parsed strictly (:mod:`evalkit.metrics.judges.verdicts`): a failed call,
 an unparsed answer, a missing or out-of-scale field is a counted judge failure, never a score.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -17,9 +17,9 @@ import numpy as np
 from pydantic import Field
 
 from evalkit.errors import ConfigError, InputError
-from evalkit.metrics.judge._base import JudgeMetric, JudgeParams, judgments_of
-from evalkit.metrics.judge.criteria import Criterion, criteria_of
-from evalkit.metrics.judge.verdicts import Scale, Verdict, VerdictParser
+from evalkit.metrics.judges._base import JudgeMetric, JudgeParams, judgments_of
+from evalkit.metrics.judges.criteria import Criterion, criteria_of
+from evalkit.metrics.judges.verdicts import Scale, Verdict, VerdictParser
 from evalkit.types import Sample, Score, Stats
 
 __all__ = ["Criterion", "RubricJudge", "judge_score", "judged_samples"]
@@ -108,7 +108,7 @@ class RubricJudge(JudgeMetric):
         answer grading; position, verbosity and self-enhancement biases). Dubois et al.
         (2024), "Length-Controlled AlpacaEval" (length bias). Cohen (1960, 1968) for kappa,
         Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability"; see
-        :mod:`evalkit.metrics.judge.agreement`.
+        :mod:`evalkit.metrics.judges.agreement`.
 
     Example:
         >>> from evalkit.types import Sample
@@ -156,13 +156,21 @@ class RubricJudge(JudgeMetric):
             description="Cohen's kappa weights (default: quadratic on a range scale, none on "
             "pass_fail)",
         )
-        length_unit: Literal["chars", "words"] = Field(
-            default="chars", description="how length_corr measures an output's length"
-        )
 
     p: Params
 
     # ---------------------------------------------------------------- setup
+
+    @classmethod
+    def buildable(cls, recorded: dict[str, Any]) -> dict[str, Any]:
+        out = super().buildable(recorded)
+        crit = recorded.get("criteria")
+        if isinstance(crit, str):  # "name:scale:weight,..." as setup records it
+            out["criteria"] = [
+                {"name": n, "scale": sc, "weight": float(w)}
+                for n, sc, w in (c.split(":") for c in crit.split(","))
+            ]
+        return out
 
     def setup(self) -> None:
         self.criteria = criteria_of(self.name, self.p.criteria)
@@ -386,29 +394,6 @@ class RubricJudge(JudgeMetric):
             np.array(failed, dtype=np.int64),
         )
 
-    def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
-        return self._values(self._table(stats))
-
-    def resample_block(
-        self, stats: Sequence[Stats]
-    ) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
-        """Bootstrap values from the ``(B, n)`` resample counts (see :mod:`evalkit.stats`).
-
-        The statistics are read into arrays once; each resample takes the rows it draws
-        (``np.repeat`` by the counts) and computes exactly what :meth:`aggregate` computes.
-        """
-        table = self._table(stats)
-        rows = np.arange(len(stats))
-
-        def block(counts: np.ndarray) -> dict[str, np.ndarray]:
-            out = {k: np.empty(counts.shape[0]) for k in self._names}
-            for b, row in enumerate(np.rint(counts).astype(np.int64)):
-                for k, v in self._values(table.take(np.repeat(rows, row))).items():
-                    out[k][b] = v
-            return out
-
-        return block
-
     def _values(self, t: _Table) -> dict[str, float]:
         scored = ~np.isnan(t.total)
         n_scored = int(scored.sum())
@@ -428,7 +413,7 @@ class RubricJudge(JudgeMetric):
         return out
 
     def _agreement(self, t: _Table) -> dict[str, float]:
-        from evalkit.metrics.judge import agreement
+        from evalkit.metrics.judges import agreement
 
         assert self.human_scale is not None
         judge = t.total if self.human_index < 0 else t.crit[:, self.human_index]
@@ -478,7 +463,7 @@ def _mean(x: np.ndarray) -> float:
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from evalkit.metrics.judge.agreement import spearman
+    from evalkit.metrics.judges.agreement import spearman
 
     return float(spearman(x, y)) if len(x) >= 2 else math.nan
 
@@ -531,7 +516,7 @@ def judge_score(
     human: Sequence[Any] | None = None,
     **params: Any,
 ) -> Score:
-    """The functional twin ``evalkit.metrics.judge``: rubric grading of given judge answers.
+    """The functional twin ``evalkit.metrics.judges``: rubric grading of given judge answers.
 
     ``judgments[i]`` holds the judge's ``repeats`` answers about ``predictions[i]`` (None: a
     failed call); ``human[i]``, with ``human_label="human"``, a person's label.

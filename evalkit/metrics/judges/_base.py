@@ -11,16 +11,17 @@ adapter (see :meth:`evalkit.metrics.base.Metric.judge_model`) and hands the answ
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 from pydantic import Field
 
 from evalkit.errors import ConfigError, InputError
-from evalkit.metrics.base import Metric
-from evalkit.metrics.judge.prompts import JudgePrompt
+from evalkit.metrics.base import Metric, portable_spec
+from evalkit.metrics.judges.prompts import JudgePrompt
 from evalkit.metrics.params import MetricParams
-from evalkit.types import JUDGMENTS, GenerateRequest, Sample, sample_seed
+from evalkit.types import JUDGMENTS, GenerateRequest, Sample, Stats, sample_seed
 
 __all__ = ["JudgeMetric", "JudgeParams", "judgments_of"]
 
@@ -53,6 +54,9 @@ class JudgeParams(MetricParams):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="the judge's temperature")
     max_tokens: int = Field(default=512, ge=1, description="the longest verdict asked for")
     seed: int | None = Field(default=0, description="seed of the first repeat (None: unseeded)")
+    length_unit: Literal["chars", "words"] = Field(
+        default="chars", description="how length_corr measures an output's length"
+    )
 
 
 class JudgeMetric(Metric):
@@ -69,6 +73,27 @@ class JudgeMetric(Metric):
     prompt_fields: ClassVar[tuple[str, ...]] = ()
     p: JudgeParams
 
+    @classmethod
+    def rebuild(cls, params: Mapping[str, Any]) -> Metric:
+        """The recorded metric, for aggregating recorded statistics: built from
+        :meth:`buildable` parameters (no template or opponent files are read), with the
+        recorded ``params`` (hence the recorded signature) restored."""
+        metric = cls.build(cls.buildable(dict(params)))
+        metric.params = dict(params)
+        return metric
+
+    @classmethod
+    def buildable(cls, recorded: dict[str, Any]) -> dict[str, Any]:
+        """Parameters that build a metric aggregating like the recorded one: the recorded
+        values of the declared parameters, the JSON parser (a verdict regex is recorded by its
+        hash; recorded statistics are parsed already) and the built-in template."""
+        fields = cls.Params.model_fields if cls.Params is not None else {}
+        out = {k: v for k, v in recorded.items() if k in fields}
+        out["parser"] = "json"
+        for key in ("pattern", "template", "template_file"):
+            out.pop(key, None)
+        return out
+
     def setup(self) -> None:
         self.prompt = JudgePrompt(
             self.name,
@@ -81,6 +106,8 @@ class JudgeMetric(Metric):
         for key in ("template", "template_file", "model_options"):
             self.params.pop(key, None)
         self.params["template_sha256"] = self.prompt.sha256[:16]
+        if self.p.model is not None:
+            self.params["model"] = portable_spec(self.p.model)
         if self.p.repeats == 1:
             self.params.pop("repeats", None)
 
@@ -96,6 +123,40 @@ class JudgeMetric(Metric):
                 "openai:gpt-4o-mini, python:my_judges:grade, scripted:judge.json)."
             )
         return self.p.model, dict(self.p.model_options)
+
+    # A judge metric reads its statistics into a table once (``_table``, whose ``take(rows)``
+    # selects samples) and computes its values from a table (``_values``); aggregating and
+    # each bootstrap resample are the same computation on different rows.
+
+    def _table(self, stats: Sequence[Stats]) -> Any:
+        raise NotImplementedError
+
+    def _values(self, table: Any) -> dict[str, float]:
+        raise NotImplementedError
+
+    def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
+        return self._values(self._table(stats))
+
+    def resample_block(
+        self, stats: Sequence[Stats]
+    ) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+        """Bootstrap values from the ``(B, n)`` resample counts (see :mod:`evalkit.stats`).
+
+        The statistics are read into a table once; each resample takes the rows it draws
+        (``np.repeat`` by the counts) and computes exactly what :meth:`aggregate` computes.
+        """
+        table = self._table(stats)
+        rows = np.arange(len(stats))
+        names = self.value_names()
+
+        def block(counts: np.ndarray) -> dict[str, np.ndarray]:
+            out = {k: np.empty(counts.shape[0]) for k in names}
+            for b, row in enumerate(np.rint(counts).astype(np.int64)):
+                for k, v in self._values(table.take(np.repeat(rows, row))).items():
+                    out[k][b] = v
+            return out
+
+        return block
 
     def judge_prompts(self, sample: Sample) -> list[str]:
         """The distinct prompts judged for ``sample`` (each asked ``repeats`` times)."""

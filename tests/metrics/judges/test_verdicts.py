@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from evalkit.errors import ConfigError
-from evalkit.metrics.judge.verdicts import (
+from evalkit.metrics.judges.verdicts import (
     FAILURE_KINDS,
     MAX_VERDICT_CHARS,
     Scale,

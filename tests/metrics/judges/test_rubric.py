@@ -19,7 +19,7 @@ from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score
 
 from evalkit.errors import ConfigError, InputError
-from evalkit.metrics.judge.rubric import RubricJudge
+from evalkit.metrics.judges.rubric import RubricJudge
 from evalkit.registry import METRICS
 from evalkit.stats import bootstrap_ci, values_for_indices
 from evalkit.types import Sample

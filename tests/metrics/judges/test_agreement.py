@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
-from evalkit.metrics.judge.agreement import (
+from evalkit.metrics.judges.agreement import (
     cohen_kappa,
     kendall_tau_b,
     krippendorff_alpha,

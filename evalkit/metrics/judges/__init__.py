@@ -1,0 +1,1 @@
+"""LLM-as-judge metrics: single-answer grading, pairwise preference, agreement with people."""
