@@ -118,6 +118,7 @@ METRICS: Registry[type[Metric]] = Registry(
         "accuracy": "evalkit.metrics.classification.labels:Accuracy",
         "f1": "evalkit.metrics.classification.labels:F1",
         "calibration": "evalkit.metrics.classification.calibration:Calibration",
+        "choice_calibration": "evalkit.metrics.classification.choice_calibration:ChoiceCalibration",
         "judge": "evalkit.metrics.judges.rubric:RubricJudge",
         "judge_pairwise": "evalkit.metrics.judges.pairwise:PairwiseJudge",
         "context_precision": "evalkit.metrics.rag.context:ContextPrecision",

@@ -466,6 +466,21 @@ def choice_examples(name: str, workdir: Path) -> Examples:
     )
 
 
+def choice_calibration_examples(name: str, workdir: Path) -> Examples:
+    """The multiple-choice items of :func:`choice_examples`, binned."""
+    ex = choice_examples("choice_accuracy", workdir)
+    return Examples(
+        samples=ex.samples,
+        params=[
+            {"answer": "norm", "n_bins": 3},
+            {"choices_field": "options", "gold_field": "answer", "binning": "equal_mass"},
+            {"norm": "max", "edge": "lower"},
+        ],
+        bad=[{"answer": "tokens"}, {"n_bins": 0}, {"choices_field": ""}],
+        rel=1e-9,
+    )
+
+
 # ------------------------------------------------------------------------------ hf_evaluate
 
 
@@ -744,6 +759,7 @@ FAMILIES: dict[str, Family] = {
     **{n: text_examples for n in TEXT_PARAMS},
     "perplexity": lm_examples,
     "choice_accuracy": choice_examples,
+    "choice_calibration": choice_calibration_examples,
     **{n: retrieval_examples for n in RANKING_PARAMS},
     **{n: image_examples for n in ("fid", "kid", "inception_score")},
     **{n: diversity_examples for n in DIVERSITY_PARAMS},

@@ -118,6 +118,11 @@ EXCEPTIONS: tuple[tuple[str, str, str], ...] = (
         "self-BLEU scores each output against the others with the BLEU family's statistics",
     ),
     (
+        "metrics.classification.*",
+        "metrics.choice",
+        "choice_calibration reads the items' choices and log-likelihoods as choice_accuracy does",
+    ),
+    (
         "metrics.rag.*",
         "metrics.judges.*",
         "faithfulness's judge verifier renders prompts and reads verdicts as the judges do",

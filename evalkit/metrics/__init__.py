@@ -20,6 +20,7 @@ __all__ = [
     "bertscore",
     "bleu",
     "choice_accuracy",
+    "choice_calibration",
     "chrf",
     "citation_accuracy",
     "context_precision",
@@ -126,6 +127,21 @@ def choice_accuracy(
     from evalkit.metrics.choice import choice_accuracy as _choice_accuracy
 
     return _choice_accuracy(loglikelihoods, gold, choices, **params)
+
+
+def choice_calibration(
+    loglikelihoods: Sequence[Sequence[float]],
+    gold: Sequence[int | str],
+    choices: Sequence[Sequence[str]],
+    **params: Any,
+) -> Score:
+    """ECE and Brier score of multiple-choice answers, confidences from the choices' softmax;
+    see :class:`~.classification.choice_calibration.ChoiceCalibration`."""
+    from evalkit.metrics.classification.choice_calibration import (
+        choice_calibration as _choice_calibration,
+    )
+
+    return _choice_calibration(loglikelihoods, gold, choices, **params)
 
 
 def exact_match(

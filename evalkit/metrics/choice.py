@@ -50,7 +50,14 @@ from evalkit.metrics.base import MeanMetric
 from evalkit.metrics.params import MetricParams
 from evalkit.types import Sample, Score, Stats
 
-__all__ = ["ChoiceAccuracy", "choice_accuracy", "choice_scores", "item_choices"]
+__all__ = [
+    "ChoiceAccuracy",
+    "choice_accuracy",
+    "choice_items",
+    "choice_logprobs",
+    "choice_scores",
+    "item_choices",
+]
 
 
 def _where(sample: Sample) -> str:
@@ -208,26 +215,30 @@ class ChoiceAccuracy(MeanMetric):
         out: list[Stats] = []
         for s in batch:
             choices, gold = item_choices(s, self.p.choices_field, self.p.gold_field)
-            acc, acc_norm = choice_scores(_logprobs(s, len(choices)), choices, gold, self.p.length)
+            lls = choice_logprobs(s, len(choices), self.name)
+            acc, acc_norm = choice_scores(lls, choices, gold, self.p.length)
             out.append([acc, acc_norm])
         return out
 
 
-def _logprobs(sample: Sample, n_choices: int) -> list[float]:
-    """The summed log-probability of each choice, from ``outputs["choices"]``."""
+def choice_logprobs(sample: Sample, n_choices: int, metric: str = "choice_accuracy") -> list[float]:
+    """The summed log-probability of each choice, from ``outputs["choices"]``.
+
+    Raises:
+        InputError: No per-choice log-likelihoods, or another number of them than choices.
+    """
     results = sample.outputs.get("choices") if sample.outputs else None
     if not isinstance(results, list) or not all(
         isinstance(r, Mapping) and "logprob" in r for r in results
     ):
         raise InputError(
-            f"choice_accuracy: {_where(sample)} has no per-choice log-likelihoods "
+            f"{metric}: {_where(sample)} has no per-choice log-likelihoods "
             "(outputs['choices'][i]['logprob']); the task's model must serve loglikelihood "
             "requests."
         )
     if len(results) != n_choices:
         raise InputError(
-            f"choice_accuracy: {_where(sample)}: {len(results)} log-likelihoods for "
-            f"{n_choices} choices."
+            f"{metric}: {_where(sample)}: {len(results)} log-likelihoods for {n_choices} choices."
         )
     return [float(r["logprob"]) for r in results]
 
@@ -252,20 +263,35 @@ def choice_accuracy(
         >>> s.value, s.details["acc_norm"], s.n
         (0.5, 1.0, 2)
     """
-    if not len(loglikelihoods) == len(gold) == len(choices):
-        raise InputError(
-            f"choice_accuracy: loglikelihoods, gold and choices differ in length "
-            f"({len(loglikelihoods)}, {len(gold)}, {len(choices)})."
-        )
     metric = ChoiceAccuracy(**params)
     cf, gf = metric.p.choices_field, metric.p.gold_field
-    samples = [
+    return metric.score(choice_items(loglikelihoods, gold, choices, cf, gf))
+
+
+def choice_items(
+    loglikelihoods: Sequence[Sequence[float]],
+    gold: Sequence[int | str],
+    choices: Sequence[Sequence[str]],
+    choices_field: str = "choices",
+    gold_field: str = "gold",
+    metric: str = "choice_accuracy",
+) -> list[Sample]:
+    """Samples for the functional twins: each item's choices, answer and log-likelihoods.
+
+    Raises:
+        InputError: The sequences differ in length.
+    """
+    if not len(loglikelihoods) == len(gold) == len(choices):
+        raise InputError(
+            f"{metric}: loglikelihoods, gold and choices differ in length "
+            f"({len(loglikelihoods)}, {len(gold)}, {len(choices)})."
+        )
+    return [
         Sample(
             id=str(i),
-            inputs={cf: list(c), gf: g},
+            inputs={choices_field: list(c), gold_field: g},
             outputs={"choices": [{"logprob": float(x)} for x in ll]},
             where=f"item {i}",
         )
         for i, (ll, g, c) in enumerate(zip(loglikelihoods, gold, choices, strict=True))
     ]
-    return metric.score(samples)

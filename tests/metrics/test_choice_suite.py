@@ -72,6 +72,12 @@ def test_later_checkpoint_scores_measurably_higher(
     # Four choices: chance is 0.25; the early checkpoint is near it.
     assert early["acc"]["ci_low"] < 0.25 < early["acc"]["ci_high"]
     assert late["acc"]["ci_low"] > 0.25
+    # Confidences from the choices' softmax: the tiny models are over-confident (ECE far from
+    # 0), the later one less so; the run page draws the reliability diagram.
+    assert 0.3 < late["ece"]["value"] < early["ece"]["value"] <= 1.0
+    assert late["brier"]["value"] < early["brier"]["value"]
+    page = (tmp_path / "step-0600" / "report.html").read_text("utf-8")
+    assert "Reliability diagram: choice_calibration" in page
 
     capsys.readouterr()
     code = _cli(
@@ -91,3 +97,5 @@ def test_later_checkpoint_scores_measurably_higher(
         assert row["change"] == "improved" and row["significant"], row
         assert row["p_adjusted"] < 0.05 and row["ci_low"] > 0
         assert row["wins"] > row["losses"]
+    ece = rows["ece"]  # lower is better: an improvement is a negative delta
+    assert ece["change"] == "improved" and ece["significant"] and ece["ci_high"] < 0, ece

@@ -160,9 +160,13 @@ def reliability_svg(bins: Sequence[Bin], title: str, note: str) -> Markup:
 
 
 def _calibration_html(task: str, key: str, params: dict[str, Any], stats: list[Any]) -> str:
+    from evalkit.registry import METRICS
+
     try:
-        metric = Calibration(**params)
+        metric = METRICS.get(key).rebuild(params)
     except EvalkitError:  # a record of another evalkit version: leave the diagram out
+        return ""
+    if not isinstance(metric, Calibration):
         return ""
     bins = metric.bins(stats)
     values = metric.aggregate(stats)
@@ -209,12 +213,9 @@ def classification_html(record: TypedRun, info: TaskInfo | None) -> Markup:
         labels = _label_order(pairs, declared)
         if pairs and len(labels) <= MAX_CLASSES:
             parts.append(_confusion_html(info.name, pairs, labels, zd))
-    if "calibration" in info.metric_params:
-        stats = _stats(record, info.name, "calibration")
-        if stats:
-            parts.append(
-                _calibration_html(
-                    info.name, "calibration", info.metric_params["calibration"], stats
-                )
-            )
+    for key in ("calibration", "choice_calibration"):  # confidences given, or from choices
+        if key in info.metric_params:
+            stats = _stats(record, info.name, key)
+            if stats:
+                parts.append(_calibration_html(info.name, key, info.metric_params[key], stats))
     return Markup("".join(parts))
