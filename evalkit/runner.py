@@ -30,6 +30,7 @@ from evalkit.cache import ResponseCache
 from evalkit.data.samples import Dataset, load_dataset
 from evalkit.errors import ConfigError, InputError, RunError
 from evalkit.executors import Batch, JudgeSlot, TaskSlot, make_executor, merge_specs
+from evalkit.executors.passages import with_passages
 from evalkit.gates import check_gates, gates_failed
 from evalkit.metrics.base import package_version
 from evalkit.records import RunHeader, SampleLine, check_for_write
@@ -444,6 +445,8 @@ def _run_in(
         info = adapter.info()
     adapters = {t.name: own[t.model] if t.model is not None else adapter for t in suite.tasks}
     infos = {name: a.info() for name, a in adapters.items()}
+    # RAG tasks: each sample's passages, from the task's retriever, before any prompt is built.
+    datasets = {t.name: with_passages(t, datasets[t.name]) for t in suite.tasks}
     requests = {t.name: _requests(t, datasets[t.name], seed) for t in suite.tasks}
     for t in suite.tasks:  # bad inputs fail here, before any model call
         for e in t.metrics:

@@ -76,8 +76,15 @@ class Task:
 
     @property
     def templates(self) -> list[str]:
-        """The task's prompt templates (prompt, and continuation when there is one)."""
-        templates = (self.spec.prompt, self.spec.continuation, *self.spec.prompt_variants)
+        """The task's templates whose fields every sample must have: the prompt (without a
+        RAG task's ``{passages}``), the continuation and variants, the retriever's query."""
+        prompt = self.spec.prompt
+        query = None
+        if self.spec.retriever is not None:
+            # {passages} comes from the retriever, not the dataset: check the other fields,
+            # and the query's.
+            prompt, query = prompt.replace("{passages}", ""), self.spec.retriever.query
+        templates = (prompt, self.spec.continuation, *self.spec.prompt_variants, query)
         return [t for t in templates if t is not None]
 
 

@@ -105,6 +105,7 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
             f"{where}: {', '.join(e.key for e in entries)} score a continuation; add "
             '`continuation: "{field}"` to the task.'
         )
+    spec = _with_retriever_paths(spec, kind, index, path, root)
     return Task(
         spec=spec,
         metrics=tuple(entries),
@@ -112,6 +113,29 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
         request_kind=kind,
         request_options=tuple(sorted(options.items())),
         model=_resolve_model(spec.model, path.parent),
+    )
+
+
+def _with_retriever_paths(
+    spec: TaskSpec, kind: str, index: int, path: Path, root: yaml.Node | None
+) -> TaskSpec:
+    """The task spec with its retriever's corpus and model paths resolved (checked)."""
+    r = spec.retriever
+    if r is None:
+        return spec
+    loc: tuple[int | str, ...] = ("tasks", index, "retriever")
+    where = f"{path}:{_line_of(root, loc)}: {_loc_to_path(loc)}"
+    if kind != "generate":
+        raise ConfigError(
+            f"{where}: a retriever feeds passages to a generator; this task's metrics ask for "
+            f"'{kind}' requests. Score the ranking itself in a retrieval task."
+        )
+    corpus = (path.parent / r.corpus).resolve()
+    if not corpus.is_file():
+        raise ConfigError(f"{where}.corpus: corpus file {corpus} not found; check the path.")
+    model = _resolve_model(r.model, path.parent) or r.model
+    return spec.model_copy(
+        update={"retriever": r.model_copy(update={"corpus": str(corpus), "model": model})}
     )
 
 

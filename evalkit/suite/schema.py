@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 # DatasetSpec (the dataset mapping) is defined with its loader; re-exported as part of the schema.
 from evalkit.data.samples import DatasetSpec as DatasetSpec
+from evalkit.data.samples import template_fields
 from evalkit.suite.templates import _check_template
 
 
@@ -36,6 +37,41 @@ class RetrievalSpec(_Strict):
 
     corpus: str | None = None
     depth: int = Field(default=100, ge=1)
+
+
+class RetrieverSpec(_Strict):
+    """A RAG task's retriever: it ranks the corpus for each sample's query, and the task's
+    prompt receives the top ``k`` passages as ``{passages}`` (see docs/rag.md)."""
+
+    #: An adapter that serves ``retrieve`` requests (``bm25:``, ``dense:PATH``,
+    #: ``trec_run:FILE``); paths relative to the suite file.
+    model: str = Field(min_length=1)
+    #: The corpus (JSONL ``{"id", "text"}``, or BEIR's), relative to the suite file.
+    corpus: str = Field(min_length=1)
+    #: The query template (dataset fields).
+    query: str = "{question}"
+    #: Passages given to the generator.
+    k: int = Field(default=3, ge=1, le=100)
+    #: Each passage as the prompt shows it (``{id}``, ``{text}``, ``{rank}``).
+    passage: str = "[{id}] {text}"
+    #: Between two passages.
+    separator: str = "\n\n"
+
+    @field_validator("query", "passage")
+    @classmethod
+    def _template_parses(cls, value: str) -> str:
+        return _check_template(value)
+
+    @field_validator("passage")
+    @classmethod
+    def _passage_fields(cls, value: str) -> str:
+        unknown = sorted(set(template_fields(value)) - {"id", "text", "rank"})
+        if unknown:
+            raise ValueError(
+                f"the passage template names {', '.join(unknown)}; it may name only "
+                "{id}, {text} and {rank}"
+            )
+        return value
 
 
 class GateSpec(_Strict):
@@ -77,6 +113,8 @@ class TaskSpec(_Strict):
     generation: GenerationSpec = GenerationSpec()
     #: For tasks whose metrics rank documents (``retrieve`` requests).
     retrieval: RetrievalSpec | None = None
+    #: For RAG tasks: the retriever whose passages the prompt receives as ``{passages}``.
+    retriever: RetrieverSpec | None = None
     metrics: list[str | dict[str, dict[str, Any] | None]] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
 
@@ -90,6 +128,15 @@ class TaskSpec(_Strict):
                 "characters (and do not use '.' or '..'), e.g. name: news"
             )
         return value
+
+    @model_validator(mode="after")
+    def _passages_are_shown(self) -> TaskSpec:
+        if self.retriever is not None and "passages" not in template_fields(self.prompt):
+            raise ValueError(
+                "the task has a retriever but its prompt does not name {passages}; put the "
+                'passages in the prompt, e.g. prompt: "{passages}\\n\\nQuestion: {question}"'
+            )
+        return self
 
     @field_validator("prompt_variants")
     @classmethod
