@@ -123,6 +123,7 @@ METRICS: Registry[type[Metric]] = Registry(
         "judge_pairwise": "evalkit.metrics.judges.pairwise:PairwiseJudge",
         "context_precision": "evalkit.metrics.rag.context:ContextPrecision",
         "context_recall": "evalkit.metrics.rag.context:ContextRecall",
+        "context_relevance": "evalkit.metrics.rag.relevance:ContextRelevance",
         "precision": "evalkit.metrics.retrieval.ranking:Precision",
         "recall": "evalkit.metrics.retrieval.ranking:Recall",
         "hit_rate": "evalkit.metrics.retrieval.ranking:HitRate",

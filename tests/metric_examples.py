@@ -645,6 +645,48 @@ def rag_grounding_examples(name: str, workdir: Path) -> Examples:
     return Examples(samples=samples, params=params, bad=bad, rel=1e-9, nan_values=frozenset(values))
 
 
+def context_relevance_examples(name: str, workdir: Path) -> Examples:
+    """Retrieved passages with the judge's per-passage verdicts (one failed, one unparsed)."""
+    import json
+
+    rows = [
+        (["Paris is in France.", "Lyon."], [True, False]),
+        ([{"id": "d1", "text": "Everest."}], [True]),
+        (["a", "b", "c"], [False, None, True]),
+        ([], []),
+        (["only"], ["I think so"]),
+    ]
+    samples = []
+    for i, (ctx, verdicts) in enumerate(rows):
+        js = [
+            {
+                "text": None
+                if v is None
+                else v
+                if isinstance(v, str)
+                else json.dumps({"relevant": v}),
+                "error": "HTTP 500" if v is None else None,
+                "cached": False,
+            }
+            for v in verdicts
+        ]
+        samples.append(
+            Sample(id=str(i), prompt=f"q{i}?", outputs={"contexts": ctx, "passages": ctx,
+                   "judgments": js})
+        )  # fmt: skip
+    return Examples(
+        samples=samples,
+        base={"model": "python:judges:relevant"},
+        params=[
+            {"contexts_field": "passages"},
+            {"parser": "regex", "pattern": r'"relevant": (?P<relevant>true|false)'},
+        ],
+        bad=[{"k": 0}, {"contexts_field": ""}, {"parser": "regex"}],
+        untracked=frozenset({"model_options"}),
+        rel=1e-9,
+    )
+
+
 # ------------------------------------------------------------------------------ judges
 
 #: Judge answers given directly (as the runner hands them): verdicts, fenced JSON, an unparsed
@@ -780,6 +822,7 @@ FAMILIES: dict[str, Family] = {
         for n in ("faithfulness", "unsupported_facts", "citation_accuracy")
     },
     "judge": judge_examples,
+    "context_relevance": context_relevance_examples,
     "judge_pairwise": pairwise_examples,
     HF_EVALUATE: hf_evaluate_examples,
 }

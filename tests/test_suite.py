@@ -134,3 +134,18 @@ def test_duplicate_task_names(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="task names must be unique"):
         load_suite(_write(tmp_path, text))
+
+
+def test_two_metrics_reporting_one_value_name_are_refused(tmp_path: Path) -> None:
+    # Both judges report length_corr: results rows and gates go by value name.
+    p = _write(
+        tmp_path,
+        BASE
+        + "      - judge: {model: 'scripted:v.json'}\n"
+        + "      - judge_pairwise: {model: 'scripted:v.json', against: {b: {}}}\n",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_suite(p)
+    msg = str(exc.value)
+    assert "suite.yaml:" in msg and "judge_pairwise reports a value 'length_corr'" in msg
+    assert "judge reports too" in msg and "task of its own" in msg

@@ -25,6 +25,7 @@ __all__ = [
     "citation_accuracy",
     "context_precision",
     "context_recall",
+    "context_relevance",
     "counterfactual_gap",
     "counterfactual_ll_gap",
     "distinct_n",
@@ -458,3 +459,45 @@ def group_fairness(
     from evalkit.metrics._twins import fairness_score
 
     return fairness_score(predictions, labels, groups, **params)
+
+
+def context_relevance(
+    contexts: Sequence[Sequence[Any]],
+    judgments: Sequence[Sequence[str | None]],
+    **params: Any,
+) -> Score:
+    """Relevance of retrieved passages from judge verdicts given directly; see
+    :class:`~.rag.relevance.ContextRelevance`.
+
+    ``contexts[i]`` holds sample ``i``'s passages (strings or ``{"id", "text"}``), best first;
+    ``judgments[i]`` the judge's answers, ``repeats`` per passage in rank order (None: a failed
+    call).
+
+    Example:
+        >>> context_relevance([["Paris is in France.", "Lyon."]],
+        ...                   [['{"relevant": true}', '{"relevant": false}']]).value
+        0.5
+    """
+    from evalkit.errors import InputError
+    from evalkit.metrics.rag.relevance import ContextRelevance
+    from evalkit.types import Sample
+
+    if len(contexts) != len(judgments):
+        raise InputError(
+            f"context_relevance: contexts and judgments differ in length ({len(contexts)}, "
+            f"{len(judgments)})."
+        )
+    samples = [
+        Sample(
+            id=str(i),
+            outputs={
+                "contexts": list(ctx),
+                "judgments": [
+                    {"text": a, "error": None if a is not None else "the judge call failed"}
+                    for a in answers
+                ],
+            },
+        )
+        for i, (ctx, answers) in enumerate(zip(contexts, judgments, strict=True))
+    ]
+    return ContextRelevance(**params).score(samples)
