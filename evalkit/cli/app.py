@@ -9,7 +9,7 @@ import click
 from evalkit._version import __version__
 from evalkit.cli.cache_commands import cache_group
 from evalkit.cli.listing import metrics, runs_cmd
-from evalkit.cli.results import compare, gate, report
+from evalkit.cli.results import agreement, compare, gate, report
 from evalkit.cli.running import run, validate
 from evalkit.errors import EvalkitError
 
@@ -21,7 +21,7 @@ def cli() -> None:
 
 
 # In the order the commands were declared before the split (``--help`` lists them sorted).
-for _command in (run, report, metrics, gate, compare, runs_cmd, validate, cache_group):
+for _command in (run, report, metrics, gate, compare, runs_cmd, validate, cache_group, agreement):
     cli.add_command(_command)
 
 

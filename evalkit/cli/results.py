@@ -236,3 +236,43 @@ def compare(
     click.echo(f"{verdict} (Holm-adjusted, alpha {alpha}); report: {out / 'compare.html'}")
     _ci_outputs(junit, markdown, compare_doc=doc)
     sys.exit(doc["exit_code"])
+
+
+@click.command()
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option("--task", default=None, help="The task (default: the one with the metric).")
+@click.option("--metric", default="judge", show_default=True, help="The judge metric's key.")
+@click.option(
+    "--criterion", default=None, help="A rubric criterion, or total (default: the only one)."
+)
+@click.option("--resamples", type=click.IntRange(0), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
+def agreement(
+    run_a: Path,
+    run_b: Path,
+    task: str | None,
+    metric: str,
+    criterion: str | None,
+    resamples: int,
+    seed: int,
+    json_out: Path | None,
+) -> None:
+    """Agreement between the judges of two runs of one task (kappa, alpha, rho, tau-b)."""
+    import json
+
+    from evalkit.compare.judges import judge_agreement
+
+    doc = judge_agreement(
+        run_a, run_b, task=task, metric=metric, criterion=criterion, resamples=resamples,
+        seed=seed,
+    )  # fmt: skip
+    click.echo(
+        f"{doc['task']}/{metric} ({doc['criterion']}): {doc['n']} samples scored by both "
+        f"judges ({doc['left_out']} left out)"
+    )
+    for name, v in doc["values"].items():
+        click.echo(f"  {name:<9} {v['value']:.4g}  [{v['ci_low']:.4g}, {v['ci_high']:.4g}]")
+    if json_out is not None:
+        json_out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
