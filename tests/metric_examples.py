@@ -649,7 +649,7 @@ def context_relevance_examples(name: str, workdir: Path) -> Examples:
     """Retrieved passages with the judge's per-passage verdicts (one failed, one unparsed)."""
     import json
 
-    rows = [
+    rows: list[tuple[list[Any], list[bool | str | None]]] = [
         (["Paris is in France.", "Lyon."], [True, False]),
         ([{"id": "d1", "text": "Everest."}], [True]),
         (["a", "b", "c"], [False, None, True]),
@@ -770,7 +770,8 @@ def pairwise_examples(name: str, workdir: Path) -> Examples:
     rows.append({"id": "6", "prediction": "", "error": "HTTP 503"})
     opponent.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     samples = []
-    for i, pair in enumerate([*PAIRWISE_VERDICTS, ()]):
+    verdicts: list[tuple[str | None, ...]] = [*PAIRWISE_VERDICTS, ()]
+    for i, pair in enumerate(verdicts):
         js = [
             {
                 "text": None if w is None else w if " " in w else json.dumps({"winner": w}),

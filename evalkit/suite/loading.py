@@ -67,16 +67,6 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
         if any(e.key == name for e in entries):
             raise ConfigError(f"{where}: metric '{name}' is listed twice in this task.")
         entries.append(MetricEntry(key=name, metric=metric, where=where))
-    owner: dict[str, str] = {}
-    for e in entries:  # a value name is what results rows, gates and comparisons go by
-        for v in e.metric.value_names():
-            if v in owner:
-                raise ConfigError(
-                    f"{e.where}: {e.key} reports a value '{v}', which {owner[v]} reports too; "
-                    "results, gates and comparisons would mix them up. Put one of the metrics "
-                    "in a task of its own."
-                )
-            owner[v] = e.key
     dataset_path = (path.parent / spec.dataset.path).resolve()
     spec = _with_qrels_file(spec, index, path, root)
     kinds = {e.metric.request_kind for e in entries}
@@ -254,4 +244,16 @@ def load_suite(path: str | Path) -> Suite:
     missing = [line for task in tasks for line in _requirement_errors(task)]
     if missing:
         raise ConfigError("\n".join([*missing, _RUN_TIME_NOTE]))
+    for task in tasks:
+        entries = task.metrics
+        owner: dict[str, str] = {}
+        for e in entries:  # a value name is what results rows, gates and comparisons go by
+            for v in e.metric.value_names():
+                if v in owner:
+                    raise ConfigError(
+                        f"{e.where}: {e.key} reports a value '{v}', which {owner[v]} reports too; "
+                        "results, gates and comparisons would mix them up. Put one of the metrics "
+                        "in a task of its own."
+                    )
+                owner[v] = e.key
     return Suite(path=p.resolve(), spec=spec, tasks=tasks)

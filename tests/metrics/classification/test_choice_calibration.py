@@ -10,6 +10,7 @@ from torchmetrics.functional.classification import multiclass_calibration_error
 
 from evalkit.errors import InputError
 from evalkit.metrics import choice_accuracy, choice_calibration
+from evalkit.metrics.classification.calibration import Norm
 from evalkit.metrics.classification.choice_calibration import ChoiceCalibration
 from evalkit.types import Sample
 
@@ -29,7 +30,7 @@ def _items(n: int, k: int = 4) -> tuple[np.ndarray, list[int], list[list[str]]]:
 
 @pytest.mark.parametrize("norm", ["l1", "l2", "max"])
 @pytest.mark.parametrize("n_bins", [5, 15])
-def test_equals_torchmetrics_on_the_choices_softmax(n_bins: int, norm: str) -> None:
+def test_equals_torchmetrics_on_the_choices_softmax(n_bins: int, norm: Norm) -> None:
     lls, gold, choices = _items(300)
     got = choice_calibration(lls.tolist(), gold, choices, n_bins=n_bins, norm=norm)
     probs = torch.softmax(torch.tensor(lls), dim=1)
