@@ -52,10 +52,13 @@ from evalkit.types import Sample, Score, Stats
 
 __all__ = [
     "ChoiceAccuracy",
+    "ChoiceItemParams",
     "choice_accuracy",
+    "choice_continuations",
     "choice_items",
     "choice_logprobs",
     "choice_scores",
+    "delimiter_signature",
     "item_choices",
 ]
 
@@ -143,6 +146,32 @@ def choice_scores(
     return float(np.argmax(lls) == gold), float(np.argmax(lls / lengths) == gold)
 
 
+class ChoiceItemParams(MetricParams):
+    """Where a multiple-choice item's choices and answer are, and how a choice follows the
+    prompt: the parameters every metric over choice log-likelihoods takes."""
+
+    choices_field: str = Field(
+        "choices", min_length=1, description="dataset field with the choices (a list)"
+    )
+    gold_field: str = Field(
+        "gold", min_length=1, description="dataset field with the answer: index or text"
+    )
+    target_delimiter: str = Field(" ", description="text between the prompt and a choice")
+
+
+def choice_continuations(sample: Sample, p: ChoiceItemParams) -> tuple[str, ...]:
+    """The continuations scored for ``sample``: the delimiter and each choice."""
+    choices, _ = item_choices(sample, p.choices_field, p.gold_field)
+    return tuple(p.target_delimiter + c for c in choices)
+
+
+def delimiter_signature(fields: dict[str, Any], p: ChoiceItemParams) -> dict[str, Any]:
+    """``fields`` with the delimiter as a JSON string, spaces escaped (signatures hold no
+    spaces): ``" "`` is ``"\\u0020"``."""
+    fields["target_delimiter"] = json.dumps(p.target_delimiter).replace(" ", "\\u0020")
+    return fields
+
+
 class ChoiceAccuracy(MeanMetric):
     """Multiple-choice accuracy by log-likelihood: ``acc`` and ``acc_norm``.
 
@@ -182,16 +211,9 @@ class ChoiceAccuracy(MeanMetric):
     request_kind: ClassVar[str] = "loglikelihood"
     builds_continuations: ClassVar[bool] = True
 
-    class Params(MetricParams):
+    class Params(ChoiceItemParams):
         """The choice accuracy's parameters."""
 
-        choices_field: str = Field(
-            "choices", min_length=1, description="dataset field with the choices (a list)"
-        )
-        gold_field: str = Field(
-            "gold", min_length=1, description="dataset field with the answer: index or text"
-        )
-        target_delimiter: str = Field(" ", description="text between the prompt and a choice")
         length: Literal["chars", "bytes"] = Field(
             "chars", description="acc_norm divides by the choice's characters or UTF-8 bytes"
         )
@@ -202,14 +224,10 @@ class ChoiceAccuracy(MeanMetric):
         return ("acc", "acc_norm")
 
     def signature_fields(self) -> dict[str, Any]:
-        fields = super().signature_fields()
-        # A JSON string with spaces escaped (signatures hold no spaces): " " is "\u0020".
-        fields["target_delimiter"] = json.dumps(self.p.target_delimiter).replace(" ", "\\u0020")
-        return fields
+        return delimiter_signature(super().signature_fields(), self.p)
 
     def request_continuations(self, sample: Sample) -> tuple[str, ...]:
-        choices, _ = item_choices(sample, self.p.choices_field, self.p.gold_field)
-        return tuple(self.p.target_delimiter + c for c in choices)
+        return choice_continuations(sample, self.p)
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         out: list[Stats] = []

@@ -164,6 +164,19 @@ def _number(value: Any) -> float | None:
     return None
 
 
+class BinParams(MetricParams):
+    """How confidences are binned: the parameters of every ECE metric."""
+
+    binning: Binning = Field("equal_width", description="equal_width or equal_mass bins")
+    n_bins: int = Field(15, ge=1, le=10_000, description="number of bins")
+    norm: Norm = Field("l1", description="l1 (ECE), l2 (RMS) or max (MCE)")
+    edge: Edge | None = Field(
+        None,
+        description="bin of a confidence on an edge: upper, lower or torchmetrics "
+        "(default: upper for equal_width, lower for equal_mass)",
+    )
+
+
 class Calibration(Metric):
     """Expected calibration error and Brier score of the model's confidences.
 
@@ -212,8 +225,8 @@ class Calibration(Metric):
     higher_is_better: ClassVar[bool] = False
     requires: ClassVar[frozenset[str]] = frozenset({"prediction", "references", "confidence"})
 
-    class Params(MetricParams):
-        """Calibration's parameters."""
+    class Params(BinParams):
+        """Calibration's parameters (the bins' first)."""
 
         confidence_from: Literal["outputs", "dataset"] = Field(
             "outputs", description="where the confidence is: model outputs or a dataset field"
@@ -230,14 +243,6 @@ class Calibration(Metric):
             None, description="the positive class (target: positive)"
         )
         normalize: Normalize = Field("strip", description="label normalisation: strip, lower, none")
-        binning: Binning = Field("equal_width", description="equal_width or equal_mass bins")
-        n_bins: int = Field(15, ge=1, le=10_000, description="number of bins")
-        norm: Norm = Field("l1", description="l1 (ECE), l2 (RMS) or max (MCE)")
-        edge: Edge | None = Field(
-            None,
-            description="bin of a confidence on an edge: upper, lower or torchmetrics "
-            "(default: upper for equal_width, lower for equal_mass)",
-        )
 
         @model_validator(mode="after")
         def _positive_needs_label(self) -> Calibration.Params:
@@ -250,12 +255,17 @@ class Calibration(Metric):
     p: Params
 
     def setup(self) -> None:
-        edge = self.p.edge or ("upper" if self.p.binning == "equal_width" else "lower")
-        self._edge: Edge = edge
-        self.params["edge"] = edge
+        self._resolve_edge()
         self._positive = (
             to_label(self.p.positive_label, self.p.normalize) if self.p.positive_label else None
         )
+
+    def _resolve_edge(self) -> None:
+        """The edge rule, defaulting by binning (``upper`` equal-width, ``lower`` equal-mass),
+        recorded in the signature."""
+        edge = self.p.edge or ("upper" if self.p.binning == "equal_width" else "lower")
+        self._edge: Edge = edge
+        self.params["edge"] = edge
 
     @property
     def edge(self) -> Edge:

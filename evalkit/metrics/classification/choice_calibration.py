@@ -13,16 +13,21 @@ probability normalised over the answer choices; Liang et al. 2022, section on ca
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
-from evalkit.metrics.choice import choice_items, choice_logprobs, item_choices
-from evalkit.metrics.classification.calibration import Binning, Calibration, Edge, Norm
-from evalkit.metrics.params import MetricParams
+from evalkit.metrics.choice import (
+    ChoiceItemParams,
+    choice_continuations,
+    choice_items,
+    choice_logprobs,
+    delimiter_signature,
+    item_choices,
+)
+from evalkit.metrics.classification.calibration import BinParams, Calibration
 from evalkit.types import Sample, Score, Stats
 
 __all__ = ["ChoiceCalibration", "choice_calibration", "choice_confidence"]
@@ -87,44 +92,23 @@ class ChoiceCalibration(Calibration):
     request_kind: ClassVar[str] = "loglikelihood"
     builds_continuations: ClassVar[bool] = True
 
-    class Params(MetricParams):
-        """The parameters: the items' fields, as choice_accuracy's, and calibration's bins."""
+    class Params(BinParams, ChoiceItemParams):
+        """The parameters: the items' fields, as choice_accuracy's, the answer, and the bins."""
 
-        choices_field: str = Field(
-            "choices", min_length=1, description="dataset field with the choices (a list)"
-        )
-        gold_field: str = Field(
-            "gold", min_length=1, description="dataset field with the answer: index or text"
-        )
-        target_delimiter: str = Field(" ", description="text between the prompt and a choice")
         answer: Literal["raw", "norm"] = Field(
             "raw", description="the answer: highest log-likelihood (raw) or per character (norm)"
-        )
-        binning: Binning = Field("equal_width", description="equal_width or equal_mass bins")
-        n_bins: int = Field(15, ge=1, le=10_000, description="number of bins")
-        norm: Norm = Field("l1", description="l1 (ECE), l2 (RMS) or max (MCE)")
-        edge: Edge | None = Field(
-            None,
-            description="bin of a confidence on an edge: upper, lower or torchmetrics "
-            "(default: upper for equal_width, lower for equal_mass)",
         )
 
     p: Params  # type: ignore[assignment]
 
     def setup(self) -> None:
-        edge = self.p.edge or ("upper" if self.p.binning == "equal_width" else "lower")
-        self._edge = edge
-        self.params["edge"] = edge
+        self._resolve_edge()
 
     def signature_fields(self) -> dict[str, Any]:
-        fields = super().signature_fields()
-        # A JSON string with spaces escaped (signatures hold no spaces), as choice_accuracy.
-        fields["target_delimiter"] = json.dumps(self.p.target_delimiter).replace(" ", "\\u0020")
-        return fields
+        return delimiter_signature(super().signature_fields(), self.p)
 
     def request_continuations(self, sample: Sample) -> tuple[str, ...]:
-        choices, _ = item_choices(sample, self.p.choices_field, self.p.gold_field)
-        return tuple(self.p.target_delimiter + c for c in choices)
+        return choice_continuations(sample, self.p)
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         """``[confidence, correct]`` per item."""

@@ -11,6 +11,7 @@ adapter (see :meth:`evalkit.metrics.base.Metric.judge_model`) and hands the answ
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -128,11 +129,13 @@ class JudgeMetric(Metric):
     # selects samples) and computes its values from a table (``_values``); aggregating and
     # each bootstrap resample are the same computation on different rows.
 
+    @abstractmethod
     def _table(self, stats: Sequence[Stats]) -> Any:
-        raise NotImplementedError
+        """The statistics as arrays, one row per sample, with ``take(rows)``."""
 
+    @abstractmethod
     def _values(self, table: Any) -> dict[str, float]:
-        raise NotImplementedError
+        """The values of a table (what :meth:`aggregate` returns)."""
 
     def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
         return self._values(self._table(stats))

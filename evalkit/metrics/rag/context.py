@@ -56,6 +56,7 @@ References:
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal, cast
 
@@ -257,9 +258,9 @@ class ContextMetric(VectorMetric):
         """Whether questions without relevant passages are left out (stats carry a weight)."""
         return bool(self.p.no_relevant == "skip")
 
+    @abstractmethod
     def value(self, verdicts: list[int], n_relevant: int) -> float:
         """The sample's value from its verdicts (rank order) and its number of relevant ids."""
-        raise NotImplementedError
 
     def sample_value(self, sample: Sample) -> tuple[float, bool]:
         """``(value, has_relevant)`` of one sample, its inputs checked."""
