@@ -124,6 +124,7 @@ METRICS: Registry[type[Metric]] = Registry(
         "context_precision": "evalkit.metrics.rag.context:ContextPrecision",
         "context_recall": "evalkit.metrics.rag.context:ContextRecall",
         "context_relevance": "evalkit.metrics.rag.relevance:ContextRelevance",
+        "answer_relevance": "evalkit.metrics.rag.answer_relevance:AnswerRelevance",
         "precision": "evalkit.metrics.retrieval.ranking:Precision",
         "recall": "evalkit.metrics.retrieval.ranking:Recall",
         "hit_rate": "evalkit.metrics.retrieval.ranking:HitRate",

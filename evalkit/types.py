@@ -68,6 +68,10 @@ class Sample:
 #: ``{"text", "error", "cached"}`` mapping per judge request; see ``Metric.judge_requests``).
 JUDGMENTS = "judgments"
 
+#: The key of ``Sample.inputs`` under which a RAG task keeps its retriever's whole ranking
+#: (``depth`` documents); the runner hands it to ranking metrics as ``outputs["ranking"]``.
+RETRIEVED_RANKING = "_ranking"
+
 #: Request kinds, each served by the adapter method of the same name.
 REQUEST_KINDS = (
     "generate",

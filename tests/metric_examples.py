@@ -687,6 +687,43 @@ def context_relevance_examples(name: str, workdir: Path) -> Examples:
     )
 
 
+def answer_relevance_examples(name: str, workdir: Path) -> Examples:
+    """Answers with the judge's grades: parsed, fenced, out of scale, unparsed, a failed call."""
+    answers: list[tuple[str, list[str | None]]] = [
+        ("Paris is the capital.", ['{"relevance": 5}', '{"relevance": 4}']),
+        ("I like trains.", ['{"relevance": 1}', '```json\n{"relevance": 2}\n```']),
+        ("Maybe.", ['{"relevance": 9}', "relevant, I think"]),
+        ("It opened in 1889.", [None, '{"relevance": 3}']),
+        ("", ['{"relevance": 1}', '{"relevance": 1}']),
+    ]
+    samples = [
+        Sample(
+            id=str(i),
+            inputs={"question": f"question {i}?", "q": f"q{i}"},
+            prompt=f"passages... question {i}?",
+            prediction=pred,
+            outputs={
+                "judgments": [
+                    {"text": t, "error": "HTTP 500" if t is None else None, "cached": False}
+                    for t in js
+                ]
+            },
+        )
+        for i, (pred, js) in enumerate(answers)
+    ]
+    return Examples(
+        samples=samples,
+        base={"model": "python:judges:grade", "repeats": 2},
+        params=[
+            {"question_field": "q"},
+            {"parser": "regex", "pattern": r'"relevance": (?P<relevance>\d+)'},
+        ],
+        bad=[{"scale": ["A", "B"]}, {"question_field": ""}, {"parser": "regex"}, {"scale": 3}],
+        untracked=frozenset({"model_options"}),
+        rel=1e-9,
+    )
+
+
 # ------------------------------------------------------------------------------ judges
 
 #: Judge answers given directly (as the runner hands them): verdicts, fenced JSON, an unparsed
@@ -824,6 +861,7 @@ FAMILIES: dict[str, Family] = {
     },
     "judge": judge_examples,
     "context_relevance": context_relevance_examples,
+    "answer_relevance": answer_relevance_examples,
     "judge_pairwise": pairwise_examples,
     HF_EVALUATE: hf_evaluate_examples,
 }

@@ -28,7 +28,14 @@ from evalkit.cache import ResponseCache, cache_key
 from evalkit.errors import RunError
 from evalkit.metrics.base import Metric, VectorMetric
 from evalkit.suite import Task
-from evalkit.types import JUDGMENTS, GenerateRequest, Generation, Sample, evolve
+from evalkit.types import (
+    JUDGMENTS,
+    RETRIEVED_RANKING,
+    GenerateRequest,
+    Generation,
+    Sample,
+    evolve,
+)
 
 __all__ = [
     "Batch",
@@ -181,12 +188,23 @@ def _sample_scores(
 def _scored(
     samples: Sequence[Sample], requests: Sequence[GenerateRequest], gens: Sequence[Generation]
 ) -> list[Sample]:
-    """The samples whose model call succeeded, with the model's answer (what metrics see)."""
+    """The samples whose model call succeeded, with the model's answer (what metrics see).
+
+    In a RAG task the retriever's ranking (kept in the sample's inputs) joins the outputs as
+    ``ranking``, where ranking metrics read it.
+    """
     return [
-        evolve(s, prediction=g.text, outputs=g.outputs, prompt=r.prompt)
+        evolve(s, prediction=g.text, outputs=_outputs(s, g), prompt=r.prompt)
         for s, r, g in zip(samples, requests, gens, strict=True)
         if g.ok
     ]
+
+
+def _outputs(sample: Sample, gen: Generation) -> Mapping[str, Any]:
+    ranking = sample.inputs.get(RETRIEVED_RANKING)
+    if ranking is None or "ranking" in gen.outputs:
+        return gen.outputs
+    return {**gen.outputs, "ranking": ranking}
 
 
 #: One judge answer as metrics and the record see it.
@@ -208,6 +226,11 @@ def judge_batch(
     judge adapter in one call, through ``cache`` (when the judge is ``cacheable``). Returns,
     by metric key, one list of ``{"text", "error", "cached"}`` answers per scored sample (in
     the order of its requests); a failed judge call is an answer with ``error`` set.
+
+    A metric with :meth:`~evalkit.metrics.base.Metric.judge_rounds` above 1 is asked round by
+    round: each round's requests are built from samples holding the answers of the rounds
+    before (a judge that splits an answer into claims, then one that checks each claim), and
+    the answers of all rounds are handed back in order.
     """
     if not judges:
         return {}
@@ -217,12 +240,25 @@ def judge_batch(
         slot = judges.get(entry.key)
         if slot is None:
             continue
-        asked = [entry.metric.judge_requests(s) for s in scored]
-        flat = [evolve(r, task=task.name) if not r.task else r for reqs in asked for r in reqs]
         use = cache if slot.adapter.cacheable else None
-        answers = call_adapter(slot.adapter, use, slot.info, flat) if flat else []
-        it = iter(answers)
-        out[entry.key] = [[_judgment(next(it)) for _ in reqs] for reqs in asked]
+        got: list[list[Judgment]] = [[] for _ in scored]
+        for round_ in range(entry.metric.judge_rounds()):
+            seen = (
+                [
+                    evolve(s, outputs={**s.outputs, JUDGMENTS: a})
+                    for s, a in zip(scored, got, strict=True)
+                ]
+                if round_
+                else scored
+            )
+            asked = [entry.metric.judge_requests(s) for s in seen]
+            flat = [evolve(r, task=task.name) if not r.task else r for reqs in asked for r in reqs]
+            if not flat:
+                break
+            it = iter(call_adapter(slot.adapter, use, slot.info, flat))
+            for answers, reqs in zip(got, asked, strict=True):
+                answers.extend(_judgment(next(it)) for _ in reqs)
+        out[entry.key] = got
     return out
 
 

@@ -4,7 +4,9 @@ For a task with a ``retriever:``, the retriever adapter ranks the corpus for eve
 query (the ``query`` template over the dataset fields); the top ``k`` passages are shown to the
 generator as the prompt field ``{passages}`` (each through the ``passage`` template, joined by
 ``separator``) and kept as the sample's ``contexts`` field (``[{"id", "text"}]``, best first),
-which the context and grounding metrics read (:mod:`evalkit.metrics.rag`). Retrievers are
+which the context and grounding metrics read (:mod:`evalkit.metrics.rag`). The whole ranking
+(``depth`` documents, default ``k``) is kept too, so that ranking metrics of the task (nDCG,
+MAP, recall@k) score the retriever on the same samples. Retrievers are
 local and deterministic (BM25, a dense index with its own embedding cache, a run file), so
 rankings are not kept in the response cache; the generator's calls are, keyed by the prompt
 that holds the passages. A failed retrieval fails the run with the sample's file and line: a
@@ -22,7 +24,7 @@ from evalkit.errors import AdapterError, ConfigError
 from evalkit.executors.base import call_adapter
 from evalkit.registry import build_adapter
 from evalkit.suite import Task
-from evalkit.types import GenerateRequest, Sample, evolve
+from evalkit.types import RETRIEVED_RANKING, GenerateRequest, Sample, evolve
 
 __all__ = ["CONTEXTS", "PASSAGES", "with_passages"]
 
@@ -51,7 +53,7 @@ def with_passages(task: Task, dataset: Dataset) -> Dataset:
     corpus = load_corpus(r.corpus)
     text_of = dict(zip(corpus.ids, corpus.texts, strict=True))
     sha = hashlib.sha256(corpus.path.read_bytes()).hexdigest()
-    options = (("corpus", r.corpus), ("corpus_sha256", sha), ("depth", r.k))
+    options = (("corpus", r.corpus), ("corpus_sha256", sha), ("depth", r.depth or r.k))
     requests = [
         GenerateRequest(
             prompt=r.query.format_map(s.inputs),
@@ -76,5 +78,7 @@ def with_passages(task: Task, dataset: Dataset) -> Dataset:
             r.passage.format(id=c["id"], text=c["text"], rank=i)
             for i, c in enumerate(contexts, start=1)
         )
-        samples.append(evolve(s, inputs={**s.inputs, PASSAGES: shown, CONTEXTS: contexts}))
+        inputs = {**s.inputs, PASSAGES: shown, CONTEXTS: contexts}
+        inputs[RETRIEVED_RANKING] = g.outputs["ranking"]
+        samples.append(evolve(s, inputs=inputs))
     return dataclasses.replace(dataset, samples=tuple(samples))

@@ -17,6 +17,7 @@ from evalkit.types import Score
 
 __all__ = [
     "accuracy",
+    "answer_relevance",
     "bertscore",
     "bleu",
     "choice_accuracy",
@@ -501,3 +502,45 @@ def context_relevance(
         for i, (ctx, answers) in enumerate(zip(contexts, judgments, strict=True))
     ]
     return ContextRelevance(**params).score(samples)
+
+
+def answer_relevance(
+    questions: Sequence[str],
+    predictions: Sequence[str],
+    judgments: Sequence[Sequence[str | None]],
+    **params: Any,
+) -> Score:
+    """Relevance of answers to their questions from judge verdicts given directly; see
+    :class:`~.rag.answer_relevance.AnswerRelevance`.
+
+    ``judgments[i]`` holds the judge's ``repeats`` answers about ``predictions[i]`` (None: a
+    failed call).
+
+    Example:
+        >>> answer_relevance(["Capital of France?"], ["Paris."], [['{"relevance": 4}']]).value
+        0.75
+    """
+    from evalkit.errors import InputError
+    from evalkit.metrics.rag.answer_relevance import AnswerRelevance
+    from evalkit.types import Sample
+
+    if not len(questions) == len(predictions) == len(judgments):
+        raise InputError(
+            f"answer_relevance: questions, predictions and judgments differ in length "
+            f"({len(questions)}, {len(predictions)}, {len(judgments)})."
+        )
+    samples = [
+        Sample(
+            id=str(i),
+            inputs={"question": q},
+            prediction=pred,
+            outputs={
+                "judgments": [
+                    {"text": a, "error": None if a is not None else "the judge call failed"}
+                    for a in answers
+                ]
+            },
+        )
+        for i, (q, pred, answers) in enumerate(zip(questions, predictions, judgments, strict=True))
+    ]
+    return AnswerRelevance(**{"question_field": "question", **params}).score(samples)

@@ -186,6 +186,16 @@ class Metric(ABC):
         """
         return []
 
+    def judge_rounds(self) -> int:
+        """How many rounds of judge requests a sample takes (default 1).
+
+        With more than one, :meth:`judge_requests` is called once per round with the sample's
+        ``outputs[JUDGMENTS]`` holding the answers of the rounds before (none in the first),
+        and returns that round's requests only; :meth:`sample_stats` then sees the answers of
+        every round, in order. A round with no request for any sample ends the judging.
+        """
+        return 1
+
     def bind_judge(self, identity: Mapping[str, Any]) -> None:
         """Record the judge adapter's public identity (model, source hash) in the signature.
 

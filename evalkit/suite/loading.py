@@ -70,6 +70,9 @@ def _build_metrics(spec: TaskSpec, index: int, path: Path, root: yaml.Node | Non
     dataset_path = (path.parent / spec.dataset.path).resolve()
     spec = _with_qrels_file(spec, index, path, root)
     kinds = {e.metric.request_kind for e in entries}
+    if spec.retriever is not None and "retrieve" in kinds:
+        # Ranking metrics of a RAG task score its retriever's ranking; the model generates.
+        kinds = (kinds - {"retrieve"}) or {"generate"}
     where = f"{path}:{_line_of(root, ('tasks', index, 'metrics'))}: tasks[{index}].metrics"
     if len(kinds) > 1:
         listing = ", ".join(f"{e.key} ({e.metric.request_kind})" for e in entries)
@@ -128,7 +131,7 @@ def _with_retriever_paths(
     if kind != "generate":
         raise ConfigError(
             f"{where}: a retriever feeds passages to a generator; this task's metrics ask for "
-            f"'{kind}' requests. Score the ranking itself in a retrieval task."
+            f"'{kind}' requests. Score them in a task without a retriever."
         )
     corpus = (path.parent / r.corpus).resolve()
     if not corpus.is_file():

@@ -52,6 +52,9 @@ class RetrieverSpec(_Strict):
     query: str = "{question}"
     #: Passages given to the generator.
     k: int = Field(default=3, ge=1, le=100)
+    #: Documents ranked per query (default ``k``): what ranking metrics of the task score
+    #: (nDCG@10 needs a depth of 10 or more; the generator still sees the top ``k``).
+    depth: int | None = Field(default=None, ge=1, le=1000)
     #: Each passage as the prompt shows it (``{id}``, ``{text}``, ``{rank}``).
     passage: str = "[{id}] {text}"
     #: Between two passages.
@@ -61,6 +64,15 @@ class RetrieverSpec(_Strict):
     @classmethod
     def _template_parses(cls, value: str) -> str:
         return _check_template(value)
+
+    @model_validator(mode="after")
+    def _depth_covers_k(self) -> RetrieverSpec:
+        if self.depth is not None and self.depth < self.k:
+            raise ValueError(
+                f"depth ({self.depth}) is below k ({self.k}); the generator's passages are the "
+                "top k of the ranked documents, so depth must be at least k"
+            )
+        return self
 
     @field_validator("passage")
     @classmethod

@@ -23,3 +23,16 @@ def relevant(prompts: list[str]) -> list[str]:
         passage = prompt.split("[Passage]\n", 1)[1].split("\n\n[End]", 1)[0]
         out.append(json.dumps({"relevant": len(_words(question) & _words(passage)) >= 5}))
     return out
+
+
+def addresses(prompts: list[str]) -> list[str]:
+    """``{"relevance": 1-5}`` per ``answer_relevance`` prompt: how many of the question's
+    long words (five letters or more) the answer repeats, 1 for an empty answer."""
+    out = []
+    for prompt in prompts:
+        question = prompt.split("[Question]\n", 1)[1].split("\n\n[Answer]", 1)[0]
+        answer = prompt.split("[Answer]\n", 1)[1].split("\n\n[End]", 1)[0]
+        shared = len(_words(question) & _words(answer))
+        grade = 1 if not answer.strip() else min(5, 2 + shared // 2)
+        out.append(json.dumps({"relevance": grade}))
+    return out

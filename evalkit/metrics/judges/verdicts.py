@@ -33,6 +33,7 @@ __all__ = [
     "Verdict",
     "VerdictParser",
     "failure_kind",
+    "json_object",
     "scale_of",
 ]
 
@@ -305,17 +306,27 @@ class VerdictParser:
         if self.regex is not None:
             m = self.regex.search(text)
             return None if m is None else m.groupdict()
-        body = text.strip()
-        fenced = _FENCED.match(body)
-        if fenced:
-            body = fenced.group(1).strip()
-        if not body.startswith("{"):
-            return None
-        try:
-            obj = json.loads(body, parse_constant=_no_constant)
-        except (ValueError, RecursionError):
-            return None
-        return obj if isinstance(obj, dict) else None
+        return json_object(text)
+
+
+def json_object(text: str) -> dict[str, object] | None:
+    """The one JSON object ``text`` holds (bare, or alone in one fenced block), or None.
+
+    Example:
+        >>> json_object('{"a": [1, 2]}'), json_object('a: 1'), json_object('[1]')
+        ({'a': [1, 2]}, None, None)
+    """
+    body = text.strip()
+    fenced = _FENCED.match(body)
+    if fenced:
+        body = fenced.group(1).strip()
+    if not body.startswith("{"):
+        return None
+    try:
+        obj = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def _no_constant(name: str) -> object:

@@ -11,15 +11,27 @@ from pydantic import Field, model_validator
 from evalkit.metrics.base import Metric, portable_spec
 from evalkit.metrics.judges._base import judgments_of
 from evalkit.metrics.judges.prompts import JudgePrompt
-from evalkit.metrics.judges.verdicts import Scale, VerdictParser, failure_kind
+from evalkit.metrics.judges.verdicts import (
+    MAX_VERDICT_CHARS,
+    Scale,
+    VerdictParser,
+    failure_kind,
+    json_object,
+)
 from evalkit.metrics.params import MetricParams
 from evalkit.metrics.rag._claims import split_claims
 from evalkit.metrics.rag._contexts import Passage, sample_contexts
 from evalkit.metrics.rag._lexical import supports, tokens_of
 from evalkit.metrics.rag._ratios import RatioMetric, clip, prediction_of
-from evalkit.types import GenerateRequest, Sample, Stats, sample_seed
+from evalkit.types import JUDGMENTS, GenerateRequest, Sample, Stats, sample_seed
 
-__all__ = ["DEFAULT_TEMPLATE", "Faithfulness", "checkable_claims"]
+__all__ = [
+    "CLAIMS_TEMPLATE",
+    "DEFAULT_TEMPLATE",
+    "Faithfulness",
+    "checkable_claims",
+    "claims_of_judgment",
+]
 
 #: The judge prompt asked once per claim ({context}: the passages, numbered by rank).
 DEFAULT_TEMPLATE = (
@@ -29,8 +41,44 @@ DEFAULT_TEMPLATE = (
     'a JSON object: {{"supported": true}} or {{"supported": false}}.'
 )
 
-_JUDGE_ONLY = ("model", "template", "template_file", "pattern")
+#: The judge prompt that splits an answer into claims (``claims: judge``), asked once per answer.
+CLAIMS_TEMPLATE = (
+    "Split the answer below into its claims: short statements of fact, each understandable "
+    "on its own (write out what a pronoun refers to). Leave out greetings, hedges and "
+    "questions, and add nothing the answer does not say.\n\n"
+    "[Answer]\n{prediction}\n[End]\n\n"
+    'Reply with only a JSON object: {{"claims": ["first claim", "second claim"]}}.'
+)
+
+_JUDGE_ONLY = ("template", "template_file", "pattern")
 _NLI_ONLY = ("nli_model",)
+
+
+def claims_of_judgment(judgment: Mapping[str, Any]) -> tuple[list[str] | None, str | None]:
+    """The claims a splitting judge listed, or None and the failure (see the verdict kinds).
+
+    The answer must be one JSON object whose ``claims`` is a list of strings (an empty list:
+    the answer claims nothing). Claims without a content word are dropped, as
+    :func:`checkable_claims` drops such sentences.
+
+    Example:
+        >>> claims_of_judgment({"text": '{"claims": ["Paris is in France.", "Yes."]}'})
+        (['Paris is in France.'], None)
+        >>> claims_of_judgment({"text": '{"claims": "Paris"}'}), claims_of_judgment({"text": "?"})
+        ((None, 'out_of_scale:claims'), (None, 'unparsed'))
+    """
+    if judgment.get("error"):
+        return None, "call"
+    text = judgment.get("text")
+    obj = json_object(text) if isinstance(text, str) and len(text) <= MAX_VERDICT_CHARS else None
+    if obj is None:
+        return None, "unparsed"
+    found = obj.get("claims")
+    if found is None:
+        return None, "missing:claims"
+    if not isinstance(found, list) or not all(isinstance(c, str) for c in found):
+        return None, "out_of_scale:claims"
+    return [c.strip() for c in found if tokens_of(c).content], None
 
 
 def checkable_claims(answer: str) -> list[str]:
@@ -79,6 +127,13 @@ class Faithfulness(RatioMetric):
       claim is supported when P(entailment | passage, claim) >= ``nli_threshold`` for some
       passage.
 
+    Claims (``claims``): ``sentences`` (default) splits by the rules above; ``judge`` asks the
+    judge ``model`` once per answer with ``claims_template`` (field ``{prediction}`` and the
+    dataset's) for ``{"claims": [...]}``, ragas' statement generation. An unparsed list is a
+    counted judge failure and leaves the answer out of faithfulness; an empty list means the
+    answer claims nothing. With ``verifier: judge`` too, the claims the judge listed are then
+    checked one by one in a second round of judge requests.
+
     Each sample's statistic lists its unsupported claims (each cut to 300 characters), so the
     report shows them.
 
@@ -86,6 +141,9 @@ class Faithfulness(RatioMetric):
         verifier: ``lexical`` (default), ``judge`` or ``nli``.
         contexts_field: Where the passages are logged (``outputs``, else a dataset field).
         threshold: Lexical: the share of a claim's content tokens one passage must hold.
+        claims: ``sentences`` (default) or ``judge`` (a judge prompt lists the claims).
+        claims_template: Claims by judge: the splitting prompt (default
+            :data:`CLAIMS_TEMPLATE`); ``claims_max_tokens`` the longest list asked for.
         model: Judge: the judge's adapter spec; ``model_options`` its options.
         template: Judge: the prompt (``template_file``: a file holding it).
         parser: Judge: ``json`` (default) or ``regex`` with ``pattern``.
@@ -129,7 +187,18 @@ class Faithfulness(RatioMetric):
         threshold: float = Field(
             0.8, gt=0.0, le=1.0, description="lexical: share of content tokens a passage covers"
         )
-        model: str | None = Field(None, description="judge: the judge's adapter spec")
+        claims: Literal["sentences", "judge"] = Field(
+            "sentences", description="how an answer is split into claims: sentences or judge"
+        )
+        claims_template: str | None = Field(
+            None, description="claims: judge: the splitting prompt ({prediction}, dataset fields)"
+        )
+        claims_max_tokens: int = Field(
+            1024, ge=1, description="claims: judge: the longest claim list asked for"
+        )
+        model: str | None = Field(
+            None, description="the judge's adapter spec (verifier: judge or claims: judge)"
+        )
         model_options: dict[str, Any] = Field(
             default_factory=dict, description="judge: the judge adapter's options"
         )
@@ -149,8 +218,16 @@ class Faithfulness(RatioMetric):
 
         @model_validator(mode="after")
         def _for_verifier(self) -> Faithfulness.Params:
-            if self.verifier == "judge" and self.model is None:
-                raise ValueError("verifier: judge needs `model` (the judge's adapter spec)")
+            judged = self.verifier == "judge" or self.claims == "judge"
+            if judged and self.model is None:
+                what = "verifier: judge" if self.verifier == "judge" else "claims: judge"
+                raise ValueError(f"{what} needs `model` (the judge's adapter spec)")
+            if self.model is not None and not judged:
+                raise ValueError(
+                    "model only applies to verifier: judge or claims: judge; drop it or set one"
+                )
+            if self.claims_template is not None and self.claims != "judge":
+                raise ValueError("claims_template only applies to claims: judge")
             if self.verifier == "nli" and self.nli_model is None:
                 raise ValueError("verifier: nli needs `nli_model` (a local model folder)")
             for verifier, names in (("judge", _JUDGE_ONLY), ("nli", _NLI_ONLY)):
@@ -167,6 +244,11 @@ class Faithfulness(RatioMetric):
     def setup(self) -> None:
         p = self.p
         keep = {"verifier", "contexts_field"}
+        if p.claims == "judge":
+            keep |= {"claims", "model", "temperature", "claims_max_tokens", "seed"}
+            self.claims_prompt = JudgePrompt(
+                self.name, p.claims_template, None, default=CLAIMS_TEMPLATE
+            )
         if p.verifier == "lexical":
             keep.add("threshold")
         elif p.verifier == "judge":
@@ -193,9 +275,11 @@ class Faithfulness(RatioMetric):
                 p.nli_model, self.name, max_length=p.max_length, batch_size=p.batch_size
             )
         self.params = {k: v for k, v in self.params.items() if k in keep}
+        if p.model is not None:
+            self.params["model"] = portable_spec(p.model)
+        if p.claims == "judge":
+            self.params["claims_template_sha256"] = self.claims_prompt.sha256[:16]
         if p.verifier == "judge":
-            if p.model is not None:
-                self.params["model"] = portable_spec(p.model)
             self.params["template_sha256"] = self.prompt.sha256[:16]
             self.params["parser"] = self.verdicts.describe()
         if p.verifier == "nli":
@@ -206,15 +290,20 @@ class Faithfulness(RatioMetric):
         """The recorded metric, to aggregate recorded statistics: a judge's or NLI model's
         verdicts are in the statistics already, so neither is loaded (nor its template)."""
         verifier = params.get("verifier", "lexical")
-        if verifier == "lexical":
+        claims = params.get("claims", "sentences")
+        if verifier == "lexical" and claims == "sentences":
             return cls.build(params)
         metric = cls.build({"contexts_field": params.get("contexts_field", "contexts")})
-        metric.p = metric.p.model_copy(update={"verifier": verifier})
+        metric.p = metric.p.model_copy(update={"verifier": verifier, "claims": claims})
         metric.params = dict(params)
         return metric
 
+    @property
+    def _judged(self) -> bool:
+        return self.p.verifier == "judge" or self.p.claims == "judge"
+
     def value_names(self) -> tuple[str, ...]:
-        extra = ("judge_failure_rate",) if self.p.verifier == "judge" else ()
+        extra = ("judge_failure_rate",) if self._judged else ()
         return ("faithfulness", "claims_per_answer", *extra)
 
     def primary_values(self) -> tuple[str, ...]:
@@ -224,13 +313,40 @@ class Faithfulness(RatioMetric):
         return value_name == "faithfulness"
 
     def judge_model(self) -> tuple[str, dict[str, Any]] | None:
-        if self.p.verifier != "judge" or self.p.model is None:
+        if not self._judged or self.p.model is None:
             return None
         return self.p.model, dict(self.p.model_options)
 
+    def judge_rounds(self) -> int:
+        # The judge lists the claims, then (verifier: judge) checks each one.
+        return 2 if self.p.claims == "judge" and self.p.verifier == "judge" else 1
+
     def judge_requests(self, sample: Sample) -> list[GenerateRequest]:
-        if self.p.verifier != "judge":
+        p = self.p
+        if p.claims == "judge":
+            done = sample.outputs.get(JUDGMENTS) or []
+            if not done:  # round 1: the claim list (nothing to split in an empty answer)
+                if not prediction_of(sample).strip():
+                    return []
+                return [
+                    GenerateRequest(
+                        prompt=self.claims_prompt.render(sample),
+                        sample_id=sample.id,
+                        max_tokens=p.claims_max_tokens,
+                        temperature=p.temperature,
+                        seed=sample_seed(p.seed, 0),
+                    )
+                ]
+            if p.verifier != "judge":
+                return []
+            claims = claims_of_judgment(done[0])[0] or []
+        elif p.verifier == "judge":
+            claims = checkable_claims(prediction_of(sample))
+        else:
             return []
+        return self._verify_requests(sample, claims)
+
+    def _verify_requests(self, sample: Sample, claims: list[str]) -> list[GenerateRequest]:
         context = _context_text(sample_contexts(sample, field=self.p.contexts_field))
         return [
             GenerateRequest(
@@ -240,13 +356,27 @@ class Faithfulness(RatioMetric):
                 temperature=self.p.temperature,
                 seed=sample_seed(self.p.seed, 0),
             )
-            for claim in checkable_claims(prediction_of(sample))
+            for claim in claims
         ]
 
+    def _claims(self, sample: Sample, answer: str) -> tuple[list[str], str | None, int]:
+        """The answer's claims, the splitting judge's failure, and the judgments it used."""
+        if self.p.claims == "sentences":
+            return checkable_claims(answer), None, 0
+        if not answer.strip():
+            return [], None, 0
+        found = sample.outputs.get(JUDGMENTS)
+        if not isinstance(found, Sequence) or not found:
+            judgments_of(sample, 1)  # raises: the runner hands a judge metric its judgments
+            raise AssertionError("unreachable")
+        claims, failure = claims_of_judgment(found[0])
+        return claims or [], failure, 1
+
     def _verdicts(
-        self, sample: Sample, claims: list[str], passages: list[Passage]
+        self, sample: Sample, claims: list[str], passages: list[Passage], skip: int = 0
     ) -> tuple[list[bool | None], Counter[str]]:
-        """Per claim True/False, or None for a failed judgment (with failure counts)."""
+        """Per claim True/False, or None for a failed judgment (with failure counts); the
+        verifier's judgments follow the first ``skip`` (the claim list's)."""
         failures: Counter[str] = Counter()
         if self.p.verifier == "lexical":
             texts = [tokens_of(p.text) for p in passages]
@@ -261,7 +391,8 @@ class Faithfulness(RatioMetric):
                 for i in range(len(claims))
             ], failures
         out: list[bool | None] = []
-        for judgment in judgments_of(sample, len(claims)) if claims else []:
+        answers = judgments_of(sample, skip + len(claims)) if claims else []
+        for judgment in answers[skip:]:
             verdict = self.verdicts.parse(judgment)
             if verdict.values is None:
                 failures[failure_kind(verdict.failure or "unparsed")] += 1
@@ -276,25 +407,28 @@ class Faithfulness(RatioMetric):
         for sample in batch:
             passages = sample_contexts(sample, field=self.p.contexts_field)
             answer = prediction_of(sample)
-            claims = checkable_claims(answer)
-            verdicts, failures = self._verdicts(sample, claims, passages)
-            out.append(
-                {
-                    "empty": not answer.strip(),
-                    "claims": len(claims),
-                    "judged": sum(v is not None for v in verdicts),
-                    "supported": sum(v is True for v in verdicts),
-                    "unsupported": [
-                        clip(c) for c, v in zip(claims, verdicts, strict=True) if v is False
-                    ],
-                    "failures": dict(sorted(failures.items())),
-                }
-            )
+            claims, split_failure, skip = self._claims(sample, answer)
+            verdicts, failures = self._verdicts(sample, claims, passages, skip)
+            if split_failure is not None:
+                failures[failure_kind(split_failure)] += 1
+            stat: dict[str, Any] = {
+                "empty": not answer.strip(),
+                "claims": len(claims),
+                "judged": sum(v is not None for v in verdicts),
+                "supported": sum(v is True for v in verdicts),
+                "unsupported": [
+                    clip(c) for c, v in zip(claims, verdicts, strict=True) if v is False
+                ],
+                "failures": dict(sorted(failures.items())),
+            }
+            if self.p.claims == "judge":
+                stat["split_failure"] = split_failure
+            out.append(stat)
         return out
 
     def _counts(self, sample: Sample) -> Mapping[str, Any]:
         """What the warnings need, without running a lexical or NLI check again."""
-        if self.p.verifier == "judge":
+        if self._judged:
             return dict(self.sample_stats([sample])[0])
         answer = prediction_of(sample)
         n = len(checkable_claims(answer))
@@ -302,12 +436,18 @@ class Faithfulness(RatioMetric):
 
     def columns(self, stat: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
         judged, claims = stat["judged"], stat["claims"]
+        split = stat.get("split_failure")  # claims: judge, the claim list unparsed
         cols = {
             "faithfulness": (stat["supported"] / judged, 1.0) if judged else (0.0, 0.0),
-            "claims_per_answer": (0.0, 0.0) if stat["empty"] else (float(claims), 1.0),
+            "claims_per_answer": (0.0, 0.0) if stat["empty"] or split else (float(claims), 1.0),
         }
-        if self.p.verifier == "judge":
-            cols["judge_failure_rate"] = (float(claims - judged), float(claims))
+        if self._judged:
+            # Judgments asked: the claim list (claims: judge) and one per claim checked by
+            # the judge (verifier: judge; a lexical or NLI check is not a judgment).
+            listed = int(self.p.claims == "judge" and not stat["empty"])
+            checks = claims if self.p.verifier == "judge" else 0
+            failed = (checks - judged if self.p.verifier == "judge" else 0) + int(bool(split))
+            cols["judge_failure_rate"] = (float(failed), float(listed + checks))
         return cols
 
     def sample_warnings(self, batch: Sequence[Sample]) -> list[str | None]:
@@ -316,6 +456,11 @@ class Faithfulness(RatioMetric):
             stat = self._counts(sample)
             if stat["empty"]:
                 out.append("empty answer: no claims to check (left out of faithfulness)")
+            elif stat.get("split_failure"):
+                out.append(
+                    f"the judge's claim list failed ({stat['split_failure']}); left out of "
+                    "faithfulness"
+                )
             elif not stat["claims"]:
                 out.append("the answer has no checkable claim (left out of faithfulness)")
             elif stat["failures"]:

@@ -22,10 +22,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from evalkit.errors import InputError
 from evalkit.metrics.judges._base import JudgeMetric, JudgeParams, judgments_of
 from evalkit.metrics.judges.verdicts import Scale, VerdictParser
 from evalkit.metrics.rag._contexts import Passage, sample_contexts
+from evalkit.metrics.rag.answer_relevance import question_of
 from evalkit.metrics.rag.context import context_precision_at, context_precision_set
 from evalkit.types import Sample, Stats
 
@@ -134,16 +134,7 @@ class ContextRelevance(JudgeMetric):
         return found if self.p.k is None else found[: self.p.k]
 
     def judge_prompts(self, sample: Sample) -> list[str]:
-        field = self.p.question_field
-        if field is None:
-            query = sample.prompt or ""
-        elif field in sample.inputs:
-            query = str(sample.inputs[field])
-        else:
-            raise InputError(
-                f"{sample.where or 'sample ' + repr(sample.id)}: field '{field}' is missing; "
-                f"{self.name} shows it to the judge as the question (question_field: {field})."
-            )
+        query = question_of(sample, self.p.question_field, self.name)
         return [
             self.prompt.render(sample, context=c.text, passage_id=c.id or "", query=query)
             for c in self._passages(sample)

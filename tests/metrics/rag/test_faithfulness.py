@@ -113,7 +113,9 @@ def test_missing_contexts_is_an_input_error() -> None:
     [
         ({"verifier": "judge"}, "verifier: judge needs `model`"),
         ({"verifier": "nli"}, "verifier: nli needs `nli_model`"),
-        ({"model": "scripted:x"}, "model only apply to verifier: judge"),
+        ({"model": "scripted:x"}, "model only applies to verifier: judge or claims: judge"),
+        ({"claims": "judge"}, "claims: judge needs `model`"),
+        ({"claims_template": "{prediction}"}, "claims_template only applies to claims: judge"),
         ({"threshold": 0.0}, "threshold must be"),
         ({"verifier": "maybe"}, "verifier='maybe' is not allowed"),
         ({"verifier": "judge", "model": "x", "parser": "regex"}, "pattern"),

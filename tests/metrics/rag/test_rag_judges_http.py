@@ -123,3 +123,90 @@ def test_faithfulness_and_context_relevance_judged_over_http(tmp_path: Path) -> 
     assert v["context_precision_llm"] == 1.0
     assert v["relevance_unscored"] == 1
     assert v["relevance_failure_rate"] == pytest.approx(1 / 4)
+
+
+def split_rule(prompt: str) -> str:
+    """The loopback judge for claims, claim checks and answer relevance."""
+    if prompt.startswith("Split the answer"):  # faithfulness's claims template
+        answer = prompt.split("[Answer]\n", 1)[1].split("\n[End]", 1)[0]
+        if "riddle" in answer:
+            return "Here are the claims: one, two."  # not a JSON object: unparsed
+        parts = re.split(r"\. | and ", answer.rstrip("."))
+        return json.dumps({"claims": [p.strip() + "." for p in parts if p.strip()]})
+    if "[Answer]" in prompt:  # answer_relevance's default template
+        question = prompt.split("[Question]\n", 1)[1].split("\n\n[Answer]", 1)[0]
+        answer = prompt.split("[Answer]\n", 1)[1].split("\n\n[End]", 1)[0]
+        return json.dumps({"relevance": 5 if _words(question) & _words(answer) else 1})
+    return rule(prompt)
+
+
+def test_claims_split_by_a_judge_then_checked_by_it_over_http(tmp_path: Path) -> None:
+    rows = [
+        ("q1", "Which river flows through Paris?",
+         "The Seine flows through Paris and the Seine ends near Rouen.",
+         ["The Seine river flows through Paris."]),
+        ("q2", "How tall is Everest?", "Everest is 8849 metres tall. Everest has dragons.",
+         ["Everest is 8849 metres tall."]),
+        ("q3", "Who wrote Hamlet?", "A riddle, wrapped in a mystery.", ["Hamlet is a play."]),
+    ]  # fmt: skip
+    write_jsonl(tmp_path / "data.jsonl", [{"id": i, "question": q} for i, q, _, _ in rows])
+    write_jsonl(
+        tmp_path / "preds.jsonl",
+        [{"id": i, "prediction": a, "outputs": {"contexts": c}} for i, _, a, c in rows],
+    )
+    with OpenAIServer(ScriptedBackend(split_rule), max_lifetime_s=60) as srv:
+        judge = {"model": "openai:judge", "model_options": {"base_url": srv.url}}
+        doc = {
+            "name": "rag_claims",
+            "bootstrap": {"resamples": 20},
+            "tasks": [
+                {
+                    "name": "t",
+                    "dataset": {"path": "data.jsonl", "id": "id"},
+                    "prompt": "{question}",
+                    "metrics": [
+                        {"faithfulness": {"verifier": "judge", "claims": "judge", **judge}},
+                        {"answer_relevance": {"question_field": "question", **judge}},
+                    ],
+                }
+            ],
+        }
+        suite = tmp_path / "s.yaml"
+        suite.write_text(json.dumps(doc), encoding="utf-8")
+        preds = f"predictions:{tmp_path / 'preds.jsonl'}"
+        outcome = run_suite(suite, preds, tmp_path / "run")
+        asked = [str(r.prompt) for r in srv.requests if r.path.endswith("/chat/completions")]
+        # Run again: both rounds come from the response cache, nothing is asked.
+        again = run_suite(suite, preds, tmp_path / "run2")
+        asked_again = [r for r in srv.requests if r.path.endswith("/chat/completions")]
+    assert outcome.exit_code == 0 and again.exit_code == 0
+    splits = [p for p in asked if p.startswith("Split the answer")]
+    checks = [p for p in asked if "Claim: " in p]
+    assert len(splits) == 3  # one claim list per answer
+    # round 2 checks the claims the judge listed: 2 for q1, 2 for q2, none for q3 (unparsed)
+    assert sorted(p.split("\n\nClaim: ", 1)[1].split("\n\n", 1)[0] for p in checks) == [
+        "Everest has dragons.",
+        "Everest is 8849 metres tall.",
+        "The Seine flows through Paris.",
+        "the Seine ends near Rouen.",
+    ]
+    assert len(asked_again) == len(asked)
+    lines = {
+        json.loads(x)["id"]: json.loads(x)
+        for x in (tmp_path / "run" / "samples.jsonl").read_text("utf-8").splitlines()
+    }
+    q1 = lines["q1"]["stats"]["faithfulness"]
+    assert (q1["claims"], q1["supported"]) == (2, 1)
+    assert q1["unsupported"] == ["the Seine ends near Rouen."]
+    q3 = lines["q3"]["stats"]["faithfulness"]
+    assert q3["split_failure"] == "unparsed" and q3["claims"] == 0
+    assert "claim list failed (unparsed)" in lines["q3"]["warnings"]["faithfulness"]
+    assert len(lines["q1"]["judgments"]["faithfulness"]) == 3  # the list, then two checks
+    results = json.loads((tmp_path / "run" / "results.json").read_text("utf-8"))
+    v = {r["metric"]: r["value"] for r in results["results"]}
+    assert v["faithfulness"] == pytest.approx((1 / 2 + 1 / 2) / 2)  # q3 is left out
+    assert v["claims_per_answer"] == pytest.approx(2.0)
+    assert v["judge_failure_rate"] == pytest.approx(1 / 7)  # 3 lists + 4 checks, 1 unparsed
+    assert v["answer_relevance"] == pytest.approx(2 / 3)  # q3 shares no word with its question
+    rerun = json.loads((tmp_path / "run2" / "results.json").read_text("utf-8"))
+    assert [r["value"] for r in rerun["results"]] == [r["value"] for r in results["results"]]

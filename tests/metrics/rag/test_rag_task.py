@@ -130,6 +130,11 @@ def test_a_run_file_retrieves(tmp_path: Path) -> None:
             {"retriever": {"model": "bm25:", "corpus": "corpus.jsonl", "passage": "{title}"}},
             "only {id}, {text} and {rank}",
         ),
+        (
+            {"retriever": {"model": "bm25:", "corpus": "corpus.jsonl", "k": 3, "depth": 2}},
+            "depth (2) is below k (3)",
+        ),
+        ({"metrics": ["exact_match", "ndcg"]}, "ndcg requires 'qrels'"),
     ],
 )
 def test_bad_retriever_settings_are_exit_2(
@@ -152,3 +157,43 @@ def test_a_generator_as_retriever_is_refused(
         main(["run", str(suite), "--out", str(tmp_path / "run"), "--no-cache"])
     assert exc.value.code == 2
     assert "cannot rank documents" in capsys.readouterr().err
+
+
+def test_ranking_metrics_score_the_retrievers_own_ranking(tmp_path: Path) -> None:
+    """nDCG, MAP and recall of a RAG task are trec_eval's numbers on the retriever's ranking
+    (``depth`` documents), on the samples whose answers the other metrics score."""
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    suite = ROOT / "suites" / "rag.yaml"
+    preds = ROOT / "suites" / "rag" / "faithful.jsonl"
+    outcome = run_suite(suite, f"predictions:{preds}", tmp_path / "run", use_cache=False)
+    assert outcome.exit_code == 0
+    questions = [
+        json.loads(x)
+        for x in (ROOT / "suites" / "rag" / "questions.jsonl").read_text().splitlines()
+    ]
+    options = (("corpus", str(CORPUS)), ("depth", 10))
+    asked = [GenerateRequest(q["question"], kind="retrieve", options=options) for q in questions]
+    run = {
+        q["id"]: {doc: float(score) for doc, score in g.outputs["ranking"]}
+        for q, g in zip(questions, BM25Adapter().retrieve(asked), strict=True)
+    }
+    assert all(len(r) == 10 for r in run.values())
+    qrels = {q["id"]: q["relevant"] for q in questions}
+    measures = {"ndcg_cut.10", "recall.3,10", "map"}
+    ref = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
+
+    def mean(m: str) -> float:
+        return sum(r[m] for r in ref.values()) / len(ref)
+
+    v = _values(tmp_path / "run", "retrieve_and_answer")
+    assert v["ndcg@10"] == pytest.approx(mean("ndcg_cut_10"), abs=1e-12)
+    assert v["map"] == pytest.approx(mean("map"), abs=1e-12)
+    assert v["recall@3"] == pytest.approx(mean("recall_3"), abs=1e-12)
+    assert v["recall@10"] == pytest.approx(mean("recall_10"), abs=1e-12)
+    # The generator saw the top 3: recall@3 of the ranking is ragas' context recall over the
+    # judged passages of those 3 (both count every judged passage with grade >= 1).
+    assert v["recall@3"] == pytest.approx(v["context_recall"], abs=1e-12)
+    lines = _lines(tmp_path / "run", "retrieve_and_answer")
+    assert all(len(r["stats"]["context_precision"]) for r in lines.values())
+    assert "ranking" not in json.dumps([r.get("outputs", {}) for r in lines.values()])
+    assert 0.0 < v["answer_relevance"] <= 1.0 and v["answer_relevance_failure_rate"] == 0.0
