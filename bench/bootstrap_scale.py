@@ -75,13 +75,19 @@ class Row:
 
 
 def tiled_stats(stats: Sequence[Any], n: int, seed: int) -> list[Any]:
-    """``n`` statistics drawn with replacement from ``stats`` (seeded).
+    """``n`` statistics drawn with replacement from ``stats`` (seeded), each id its own.
 
     >>> tiled_stats([[1], [2]], 4, 0) == tiled_stats([[1], [2]], 4, 0)
     True
     """
     rng = np.random.default_rng(seed)
-    return [stats[i] for i in rng.integers(0, len(stats), size=n).tolist()]
+    drawn = [stats[i] for i in rng.integers(0, len(stats), size=n).tolist()]
+    # Statistics that carry their sample's id (the set-level diversity metrics) get their own
+    # id, as the samples of a run have: two statistics with one id would be one sample.
+    return [
+        {**st, "id": f"{st['id']}#{j}"} if isinstance(st, dict) and "id" in st else st
+        for j, st in enumerate(drawn)
+    ]
 
 
 def _metric_stats(name: str, workdir: Path) -> tuple[Any, list[Any]]:

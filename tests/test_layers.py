@@ -76,6 +76,7 @@ PLACEMENT: tuple[tuple[str, int, str], ...] = (
     ("metrics.base", 2, "metrics"),
     ("metrics.params", 2, "metrics"),
     ("metrics._parallel", 2, "metrics"),
+    ("metrics._ratio_block", 2, "metrics"),
     ("metrics._twins", 2, "metrics"),
     ("metrics.*", 2, "metrics.*"),
     ("adapters", 2, "adapters"),
@@ -111,6 +112,7 @@ EXCEPTIONS: tuple[tuple[str, str, str], ...] = (
     ("metrics.*", "metrics.base", "every metric family implements the metric contract"),
     ("metrics.*", "metrics.params", "every metric declares its parameters on the one base"),
     ("metrics.*", "metrics._parallel", "families share the one fork-based worker pool"),
+    ("metrics.*", "metrics._ratio_block", "ratio values share one vectorised resampler"),
     ("metrics", "metrics.*", "the functional twins re-export each family's entry points"),
     (
         "metrics.diversity.*",

@@ -30,8 +30,8 @@ def _assert_block_equals_aggregate(metric: Metric, stats: Sequence[Any], b: int 
     assert res.additive
     got = res.values(idx, counts_from_indices(idx))
     for name in metric.value_names():
-        if name not in metric.interval_values():
-            assert name.endswith("_p_value") and np.isnan(got[name]).all(), name
+        if name not in metric.interval_values():  # a p-value, a set-level corpus value
+            assert np.isnan(got[name]).all(), name
             continue
         want = np.array([metric.aggregate([stats[i] for i in row])[name] for row in idx])
         np.testing.assert_array_equal(np.isnan(got[name]), np.isnan(want), err_msg=name)
@@ -157,3 +157,52 @@ def test_mean_cosine_of_large_sets_equals_the_cosine_matrix_mean() -> None:
     np.testing.assert_allclose(
         _stats._mean_cosine(t, a), _stats._cosine(t, a).mean(axis=1), rtol=0, atol=1e-14
     )
+
+
+def _outputs(n: int, k: int = 3) -> list[list[str]]:
+    words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran"]
+    return [
+        [" ".join(RNG.choice(words, size=int(RNG.integers(0, 6)))) for _ in range(k)]
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize("name", ["distinct_n", "ngram_entropy"])
+@pytest.mark.parametrize("n", [1, [1, 2, 3]])
+def test_ngram_diversity_block(name: str, n: int | list[int]) -> None:
+    from evalkit.types import Sample
+
+    metric = METRICS.get(name).build({"n": n})
+    outputs = _outputs(30)
+    outputs[0] = ["", "", ""]  # a prompt without an n-gram: left out of the per-prompt mean
+    samples = [
+        Sample(id=str(i), prediction=o[0], outputs={"samples": o}) for i, o in enumerate(outputs)
+    ]
+    stats = metric.sample_stats(samples)
+    assert any(not (s["total"] if isinstance(n, int) else s["1"]["total"]) for s in stats)
+    _assert_block_equals_aggregate(metric, stats)
+
+
+def test_embedding_diversity_block_and_closed_form() -> None:
+    metric = METRICS.get("embedding_diversity").build({})
+    emb = RNG.normal(size=(25, 3, 8))
+    emb[0, 1] = 0.0  # a zero vector: distance 1 to everything
+    stats: list[dict[str, Any]] = [
+        {"id": str(i), "embeddings": e[: int(RNG.integers(0, 4))].tolist()}
+        for i, e in enumerate(emb)
+    ]
+    stats[0]["embeddings"] = emb[0].tolist()
+    _assert_block_equals_aggregate(metric, stats)
+    # The closed form equals the pairwise definition (1 - cos over pairs of distinct rows).
+    rows = np.concatenate([np.asarray(s["embeddings"]).reshape(-1, 8) for s in stats])
+    unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    iu = np.triu_indices(len(rows), 1)
+    want = float(np.mean(1.0 - (unit @ unit.T)[iu]))
+    assert metric.aggregate(stats)["embedding_diversity"] == pytest.approx(want, rel=1e-12)
+
+
+def test_self_bleu_per_prompt_block() -> None:
+    metric = METRICS.get("self_bleu").build({})
+    stats = [{"id": str(i), "outputs": o} for i, o in enumerate(_outputs(20))]
+    _assert_block_equals_aggregate(metric, stats, b=40)
+    assert metric.interval_values() == ("self_bleu_per_prompt",)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from evalkit.assets.encoders import SentenceEncoder, resolve_model
+from evalkit.metrics._ratio_block import ratio_block
 from evalkit.metrics.base import Metric
 from evalkit.metrics.diversity._inputs import sample_outputs, unique_outputs
 from evalkit.metrics.params import MetricParams
@@ -84,12 +85,62 @@ class EmbeddingDiversity(Metric):
 
     @staticmethod
     def _mean_distance(emb: np.ndarray, weight: np.ndarray) -> float:
-        norms = np.linalg.norm(emb, axis=1, keepdims=True)
-        unit = emb / np.maximum(norms, 1e-12)
-        dist = 1.0 - unit @ unit.T
-        np.fill_diagonal(dist, 0.0)
+        """The weighted mean of ``1 - cos`` over pairs of distinct rows, in ``O(rows x dim)``.
+
+        With unit rows ``u`` (a zero row stays zero) and ``s = sum_u w_u u``, the weighted sum
+        of cosines over pairs of distinct rows is ``|s|^2 - sum_u w_u^2 |u|^2``, and there are
+        ``(sum w)^2 - sum w^2`` weighted pairs; no ``rows x rows`` matrix is built.
+        """
+        unit = _unit(emb)
         pairs = weight.sum() ** 2 - (weight**2).sum()
-        return float(weight @ dist @ weight / pairs)
+        s = weight @ unit
+        cos = s @ s - (weight**2) @ np.einsum("ij,ij->i", unit, unit)
+        return float((pairs - cos) / pairs)
+
+    def resample_block(
+        self, stats: Sequence[Stats]
+    ) -> Callable[[np.ndarray], dict[str, np.ndarray]] | None:
+        """Bootstrap values from the ``(B, n)`` resample counts, by matrix products.
+
+        A resample that draws sample ``i`` ``c_i`` times weighs each of its outputs by ``c_i``
+        (see :func:`~evalkit.metrics.diversity._inputs.unique_outputs`), so the sums of
+        :meth:`_mean_distance` are products of the counts with per-sample sums: ``S_i`` of its
+        unit rows, ``q_i`` of their squared norms and ``m_i`` its output count. The per-prompt
+        value is a weighted mean of each prompt's own value.
+        """
+        if not stats or len({str(st["id"]) for st in stats}) != len(stats):
+            return None  # statistics that share an id merge their outputs: aggregate them
+        dim = max((len(e) for st in stats for e in st["embeddings"]), default=0)
+        sums = np.zeros((len(stats), dim))
+        sq = np.zeros(len(stats))
+        m = np.zeros(len(stats))
+        own = np.zeros((len(stats), 1))
+        has = np.zeros((len(stats), 1))
+        for i, st in enumerate(stats):
+            emb = np.asarray(st["embeddings"], dtype=np.float64).reshape(-1, dim)
+            if len(emb):
+                unit = _unit(emb)
+                sums[i] = unit.sum(axis=0)
+                sq[i] = float(np.einsum("ij,ij->", unit, unit))
+                m[i] = len(emb)
+            if len(emb) >= 2:
+                own[i, 0] = self._mean_distance(emb, np.ones(len(emb)))
+                has[i, 0] = 1.0
+        per_prompt = ratio_block(own, has, ["embedding_diversity_per_prompt"])
+
+        def values(counts: np.ndarray) -> dict[str, np.ndarray]:
+            total = counts @ m
+            pairs = total**2 - (counts**2) @ m
+            s = counts @ sums
+            cos = np.einsum("ij,ij->i", s, s) - (counts**2) @ sq
+            outputs = (counts > 0) @ m
+            with np.errstate(invalid="ignore", divide="ignore"):
+                corpus = np.where(
+                    outputs >= 2, (pairs - cos) / np.where(pairs > 0, pairs, 1), np.nan
+                )
+            return {"embedding_diversity": corpus, **per_prompt(counts)}
+
+        return values
 
     def aggregate(self, stats: Sequence[Stats]) -> dict[str, float]:
         keys, vecs, weight = unique_outputs(stats, "embeddings")
@@ -118,3 +169,10 @@ class EmbeddingDiversity(Metric):
         fields["model"] = self._model.name
         fields["weights"] = self._model.weights_sha256()[:12]
         return fields
+
+
+def _unit(emb: np.ndarray) -> np.ndarray:
+    """The rows scaled to unit length (rows of norm below 1e-12 are divided by 1e-12)."""
+    norms = np.linalg.norm(emb, axis=1, keepdims=True)
+    unit: np.ndarray = emb / np.maximum(norms, 1e-12)
+    return unit

@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
+from evalkit.metrics._ratio_block import ratio_block
 from evalkit.metrics.base import Metric, VectorMetric
 from evalkit.metrics.diversity._inputs import (
     _N_HELP,
@@ -88,6 +89,29 @@ class _NgramCounts(Metric):
     def _order_values(self, stats: Sequence[Stats]) -> tuple[float, float]:
         """The corpus-level and per-prompt values of one order, from its statistics."""
 
+    @abstractmethod
+    def _prompt_value(self, stat: Stats) -> float:
+        """One prompt's own value of one order (its statistic has at least one n-gram)."""
+
+    def resample_block(
+        self, stats: Sequence[Stats]
+    ) -> Callable[[np.ndarray], dict[str, np.ndarray]] | None:
+        """Bootstrap values from the ``(B, n)`` resample counts: the per-prompt values are
+        means over the prompts with an n-gram, so each order is one ratio of two matrix
+        products; the corpus-level values have no interval (see :meth:`interval_values`)."""
+        if not stats:
+            return None
+        names = self.value_names()
+        num = np.zeros((len(stats), len(self.orders)))
+        den = np.zeros_like(num)
+        for j, k in enumerate(self.orders):
+            own = stats if isinstance(self.p.n, int) else [st[str(k)] for st in stats]
+            for i, st in enumerate(own):
+                if st["total"]:
+                    num[i, j] = self._prompt_value(st)
+                    den[i, j] = 1.0
+        return ratio_block(num, den, names[1::2], absent=names[0::2])
+
     def signature_fields(self) -> dict[str, Any]:
         return _order_fields(super().signature_fields())
 
@@ -136,6 +160,9 @@ class DistinctN(_NgramCounts):
     higher_is_better: ClassVar[bool] = True
     prefix: ClassVar[str] = "distinct"
 
+    def _prompt_value(self, stat: Stats) -> float:
+        return float(len(stat["ngrams"]) / stat["total"])
+
     def _order_values(self, stats: Sequence[Stats]) -> tuple[float, float]:
         seen: set[str] = set()
         total = 0
@@ -144,7 +171,7 @@ class DistinctN(_NgramCounts):
             seen.update(st["ngrams"])
             total += st["total"]
             if st["total"]:
-                ratios.append(len(st["ngrams"]) / st["total"])
+                ratios.append(self._prompt_value(st))
         return (
             len(seen) / total if total else math.nan,
             float(np.mean(ratios)) if ratios else math.nan,
@@ -187,13 +214,16 @@ class NgramEntropy(_NgramCounts):
     higher_is_better: ClassVar[bool] = True
     prefix: ClassVar[str] = "entropy"
 
+    def _prompt_value(self, stat: Stats) -> float:
+        return _entropy_bits(list(stat["ngrams"].values()))
+
     def _order_values(self, stats: Sequence[Stats]) -> tuple[float, float]:
         merged: Counter[str] = Counter()
         each = []
         for st in stats:
             merged.update(st["ngrams"])
             if st["total"]:
-                each.append(_entropy_bits(list(st["ngrams"].values())))
+                each.append(self._prompt_value(st))
         return (
             _entropy_bits(list(merged.values())) if merged else math.nan,
             float(np.mean(each)) if each else math.nan,

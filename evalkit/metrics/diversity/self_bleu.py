@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
 from evalkit.errors import ConfigError
+from evalkit.metrics._ratio_block import ratio_block
 from evalkit.metrics.base import Metric
 from evalkit.metrics.diversity._inputs import _ngrams, _renamed, sample_outputs, unique_outputs
 from evalkit.metrics.params import MetricParams
@@ -95,6 +96,31 @@ class SelfBLEU(Metric):
 
     def value_names(self) -> tuple[str, ...]:
         return ("self_bleu", "self_bleu_per_prompt")
+
+    def interval_values(self) -> tuple[str, ...]:
+        # The corpus value scores each output against every *other distinct* output. A
+        # bootstrap resample holds about 63% of the distinct outputs (the rest are repeats), so
+        # each hypothesis has fewer references and its clipped matches can only drop: resampled
+        # values sit below the value, and a percentile interval would not cover it. The
+        # per-prompt value is a mean of each prompt's own score and resamples like any mean.
+        return ("self_bleu_per_prompt",)
+
+    def resample_block(
+        self, stats: Sequence[Stats]
+    ) -> Callable[[np.ndarray], dict[str, np.ndarray]] | None:
+        """Bootstrap values from the ``(B, n)`` resample counts: the per-prompt value is a
+        weighted mean of each prompt's own self-BLEU (computed once); the corpus value has no
+        interval (see :meth:`interval_values`)."""
+        if not stats or len({str(st["id"]) for st in stats}) != len(stats):
+            return None  # statistics that share an id merge their outputs: aggregate them
+        own = np.zeros((len(stats), 1))
+        has = np.zeros((len(stats), 1))
+        for i, st in enumerate(stats):
+            _, texts, _ = unique_outputs([st], "outputs")
+            if len(texts) >= 2:
+                own[i, 0] = float(np.mean(self._scores(texts, range(len(texts)))))
+                has[i, 0] = 1.0
+        return ratio_block(own, has, ["self_bleu_per_prompt"], absent=["self_bleu"])
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         return [{"id": s.id, "outputs": sample_outputs(self.name, s)} for s in batch]

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from evalkit.metrics._ratio_block import ratio_block
 from evalkit.metrics.base import Metric
 from evalkit.types import Sample, Stats
 
@@ -86,12 +87,4 @@ class RatioMetric(Metric):
         if not stats:
             return None
         num, den = self._arrays(stats)
-        names = self.value_names()
-
-        def values(counts: np.ndarray) -> dict[str, np.ndarray]:
-            top, bottom = counts @ num, counts @ den
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
-            return {k: ratio[:, j] for j, k in enumerate(names)}
-
-        return values
+        return ratio_block(num, den, self.value_names())
