@@ -72,9 +72,11 @@ class _Resampler:
     (per-group confusion counts, WEAT's weighted set means) may give a
     ``resample_block(stats)`` method returning a function of the ``(B, n)`` float64 counts
     (each row sums to ``n``) to ``{name: (B,) array}``, or None to decline; its values
-    may leave out what a resample does not need (a p-value, NaN: it has no interval, see
-    ``interval_values``). Any other metric aggregates the resampled statistics themselves,
-    one resample at a time.
+    may be NaN where a resample has none (a p-value: it has no interval, see
+    ``interval_values``), and may leave a value out (a set-level corpus value that no matrix
+    product gives), which is then aggregated resample by resample where asked for (the
+    paired tests; run-level intervals skip values without one). Any other metric aggregates
+    the resampled statistics themselves, one resample at a time.
     """
 
     def __init__(
@@ -101,8 +103,12 @@ class _Resampler:
                 if np.isfinite(means).all():
                     self.means = means
 
-    def values(self, idx: np.ndarray, counts: np.ndarray | None) -> dict[str, np.ndarray]:
-        """Values for the resamples ``idx`` (shape (B, n)), whose counts may be given."""
+    def values(
+        self, idx: np.ndarray, counts: np.ndarray | None, names: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Values for the resamples ``idx`` (shape (B, n)), whose counts may be given: every
+        value, or only ``names``. A value a ``resample_block`` leaves out (a set-level corpus
+        value) is aggregated resample by resample when asked for."""
         metric = self.metric
         if self.matrix is not None and isinstance(metric, VectorMetric):
             if counts is None:
@@ -114,17 +120,25 @@ class _Resampler:
                 k: np.asarray(v, dtype=np.float64)
                 for k, v in metric.from_totals(totals, sizes).items()
             }
-        names = metric.value_names()
         if self.block is not None:
             if counts is None:
                 counts = counts_from_indices(idx)
             block = self.block(counts)
-            return {k: np.asarray(block[k], dtype=np.float64) for k in names}
+            want = metric.value_names() if names is None else names
+            got = {k: np.asarray(block[k], dtype=np.float64) for k in want if k in block}
+            missing = [k for k in want if k not in block]
+            return {**got, **self._aggregated(idx, missing)} if missing else got
+        names = metric.value_names()
         if self.means is not None:
             if counts is None:
                 counts = counts_from_indices(idx)
             vals = (counts @ self.means) / idx.shape[1]
             return {k: vals[:, i] for i, k in enumerate(names)}
+        return self._aggregated(idx, names)
+
+    def _aggregated(self, idx: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """``names`` of each resample, by aggregating its drawn statistics."""
+        metric = self.metric
         stats = self.stats
         out = {k: np.empty(idx.shape[0]) for k in names}
         for b, row in enumerate(idx):
@@ -248,15 +262,16 @@ def bootstrap_ci(
         raise ValueError(f"{metric.name}: unknown interval_method '{method}'")
     point = dict(estimates) if estimates is not None else metric.aggregate(stats)
     resampler = _Resampler(metric, stats)
+    wanted = [k for k in names if interval_method(metric, k) is not None]
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for idx in resample_indices(rng, n, resamples):
-        vals = resampler.values(idx, None)
-        for k in names:
+        vals = resampler.values(idx, None, wanted)
+        for k in wanted:
             chunks[k].append(vals[k])
     alpha = (1.0 - confidence) / 2.0
     out = {}
     for k in names:
-        arr = np.concatenate(chunks[k])
+        arr = np.concatenate(chunks[k]) if chunks[k] else np.empty(0)
         arr = arr[~np.isnan(arr)]
         if interval_method(metric, k) is None or arr.size == 0:
             out[k] = nan

@@ -16,7 +16,7 @@ __all__ = ["ratio_block"]
 
 
 def ratio_block(
-    num: np.ndarray, den: np.ndarray, names: Sequence[str], absent: Sequence[str] = ()
+    num: np.ndarray, den: np.ndarray, names: Sequence[str]
 ) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
     """A ``resample_block`` function: the ratios ``counts @ num / counts @ den`` by column.
 
@@ -24,7 +24,6 @@ def ratio_block(
         num: ``(n, k)`` numerators per sample (float64).
         den: ``(n, k)`` denominators per sample; a resample whose column sum is 0 gets NaN.
         names: The ``k`` value names, in column order.
-        absent: Value names with no interval, returned as NaN (see ``interval_values``).
 
     Example:
         >>> block = ratio_block(np.array([[1.0], [3.0]]), np.array([[1.0], [2.0]]), ["r"])
@@ -38,9 +37,6 @@ def ratio_block(
         top, bottom = counts @ num, counts @ den
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
-        out = {k: ratio[:, j] for j, k in enumerate(names)}
-        for k in absent:
-            out[k] = np.full(counts.shape[0], np.nan)
-        return out
+        return {k: ratio[:, j] for j, k in enumerate(names)}
 
     return values

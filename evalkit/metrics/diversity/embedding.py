@@ -110,22 +110,25 @@ class EmbeddingDiversity(Metric):
         """
         if not stats or len({str(st["id"]) for st in stats}) != len(stats):
             return None  # statistics that share an id merge their outputs: aggregate them
-        dim = max((len(e) for st in stats for e in st["embeddings"]), default=0)
-        sums = np.zeros((len(stats), dim))
-        sq = np.zeros(len(stats))
-        m = np.zeros(len(stats))
-        own = np.zeros((len(stats), 1))
-        has = np.zeros((len(stats), 1))
-        for i, st in enumerate(stats):
-            emb = np.asarray(st["embeddings"], dtype=np.float64).reshape(-1, dim)
-            if len(emb):
-                unit = _unit(emb)
-                sums[i] = unit.sum(axis=0)
-                sq[i] = float(np.einsum("ij,ij->", unit, unit))
-                m[i] = len(emb)
-            if len(emb) >= 2:
-                own[i, 0] = self._mean_distance(emb, np.ones(len(emb)))
-                has[i, 0] = 1.0
+        m = np.array([len(st["embeddings"]) for st in stats], dtype=np.float64)
+        rows = [e for st in stats for e in st["embeddings"]]
+        flat = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+        unit = _unit(flat)
+        which = np.repeat(np.arange(len(stats)), m.astype(np.int64))
+        sums = np.zeros((len(stats), flat.shape[1]))
+        some = m > 0
+        if some.any():  # rows are grouped by sample: one reduceat over the non-empty samples
+            starts = (np.cumsum(m) - m)[some].astype(np.int64)
+            sums[some] = np.add.reduceat(unit, starts, axis=0)
+        sq = np.bincount(which, weights=np.einsum("ij,ij->i", unit, unit), minlength=len(stats))
+        # Each prompt's own value: _mean_distance with unit weights, in the same closed form.
+        own_pairs = m**2 - m
+        has = (m >= 2).astype(np.float64)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            own_cos = np.einsum("ij,ij->i", sums, sums) - sq
+            own = np.where(
+                own_pairs > 0, (own_pairs - own_cos) / np.where(own_pairs > 0, own_pairs, 1), 0.0
+            )[:, None]
         per_prompt = ratio_block(own, has, ["embedding_diversity_per_prompt"])
 
         def values(counts: np.ndarray) -> dict[str, np.ndarray]:

@@ -98,7 +98,8 @@ class _NgramCounts(Metric):
     ) -> Callable[[np.ndarray], dict[str, np.ndarray]] | None:
         """Bootstrap values from the ``(B, n)`` resample counts: the per-prompt values are
         means over the prompts with an n-gram, so each order is one ratio of two matrix
-        products; the corpus-level values have no interval (see :meth:`interval_values`)."""
+        products. The corpus-level values are left out: they have no run-level interval (see
+        :meth:`interval_values`), and paired tests aggregate them resample by resample."""
         if not stats:
             return None
         names = self.value_names()
@@ -110,7 +111,7 @@ class _NgramCounts(Metric):
                 if st["total"]:
                     num[i, j] = self._prompt_value(st)
                     den[i, j] = 1.0
-        return ratio_block(num, den, names[1::2], absent=names[0::2])
+        return ratio_block(num, den, names[1::2])
 
     def signature_fields(self) -> dict[str, Any]:
         return _order_fields(super().signature_fields())

@@ -109,8 +109,9 @@ class SelfBLEU(Metric):
         self, stats: Sequence[Stats]
     ) -> Callable[[np.ndarray], dict[str, np.ndarray]] | None:
         """Bootstrap values from the ``(B, n)`` resample counts: the per-prompt value is a
-        weighted mean of each prompt's own self-BLEU (computed once); the corpus value has no
-        interval (see :meth:`interval_values`)."""
+        weighted mean of each prompt's own self-BLEU (computed once). The corpus value is left
+        out: it has no run-level interval (see :meth:`interval_values`), and paired tests
+        aggregate it resample by resample."""
         if not stats or len({str(st["id"]) for st in stats}) != len(stats):
             return None  # statistics that share an id merge their outputs: aggregate them
         own = np.zeros((len(stats), 1))
@@ -120,7 +121,7 @@ class SelfBLEU(Metric):
             if len(texts) >= 2:
                 own[i, 0] = float(np.mean(self._scores(texts, range(len(texts)))))
                 has[i, 0] = 1.0
-        return ratio_block(own, has, ["self_bleu_per_prompt"], absent=["self_bleu"])
+        return ratio_block(own, has, ["self_bleu_per_prompt"])
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         return [{"id": s.id, "outputs": sample_outputs(self.name, s)} for s in batch]
@@ -158,35 +159,50 @@ class SelfBLEU(Metric):
     def _scores(self, texts: Sequence[str], hyps: Sequence[int]) -> list[float]:
         """Sentence BLEU of ``texts[h]`` against all other texts, for each ``h`` in ``hyps``."""
         rows = [self._row(t) for t in texts]
-        used = np.unique(np.concatenate([r[0] for r in rows])) if rows else np.array([], int)
-        remap = {int(c): i for i, c in enumerate(used)}
-        mat = np.zeros((len(rows), len(used)))
-        for i, (cols, vals, _) in enumerate(rows):
-            mat[i, [remap[int(c)] for c in cols]] = vals
+        if not rows:
+            return []
+        # The n-grams as sparse (row, column, count) triples: no texts x n-grams matrix.
+        sizes = [len(r[0]) for r in rows]
+        row_of = np.repeat(np.arange(len(rows)), sizes)
+        cols = np.concatenate([r[0] for r in rows])
+        vals = np.concatenate([r[1] for r in rows])
+        used, col = np.unique(cols, return_inverse=True)
         orders = np.asarray(self._col_order, dtype=np.int64)[used]
         max_order = self.p.max_ngram_order
-        onehot = np.zeros((len(used), max_order))
-        onehot[np.arange(len(used)), orders] = 1.0
-        # Largest count of each n-gram over all texts, and over all texts but the argmax one:
-        # the clipping count for h is the maximum over the others.
-        top = mat.max(axis=0)
-        arg = mat.argmax(axis=0)
-        rest = mat.copy()
-        rest[arg, np.arange(len(used))] = -1.0
-        second = rest.max(axis=0) if len(rows) > 1 else np.zeros(len(used))
+        # Largest count of each n-gram over all texts (``top``, in text ``arg``: the first
+        # text holding it), and over all texts but that one (``second``; 0 where no other text
+        # has it): the clipping count for h is the maximum over the others.
+        by = np.lexsort((row_of, -vals, col))
+        first = np.ones(len(by), dtype=bool)
+        first[1:] = col[by][1:] != col[by][:-1]
+        top = np.zeros(len(used))
+        arg = np.full(len(used), -1)
+        top[col[by][first]] = vals[by][first]
+        arg[col[by][first]] = row_of[by][first]
+        second = np.zeros(len(used))
+        after = np.flatnonzero(first) + 1
+        after = after[after < len(by)]
+        nxt = after[~first[after]]  # the second entry of each column that has one
+        second[col[by][nxt]] = vals[by][nxt]
         lengths = np.array([r[2] for r in rows])
+        starts = np.concatenate([[0], np.cumsum(sizes)])
         metric: Any = self._bleu._metric
         out = []
         for h in hyps:
-            ref_max = np.where(arg == h, second, top)
-            correct = (np.minimum(mat[h], ref_max) @ onehot).round().astype(int).tolist()
+            own = slice(starts[h], starts[h + 1])
+            c = col[own]
+            ref_max = np.where(arg[c] == h, second[c], top[c])
+            clipped = np.minimum(vals[own], ref_max)
+            correct = np.bincount(orders[c], weights=clipped, minlength=max_order)
+            correct_list = correct[:max_order].round().astype(int).tolist()
             sys_len = int(lengths[h])
             total = [max(0, sys_len - k) for k in range(max_order)]
+            # sacrebleu's closest reference length over the others; ties go to the shorter.
             others = np.delete(lengths, h)
-            # sacrebleu's closest reference length; ties go to the shorter one.
-            ref_len = int(min(others, key=lambda r: (abs(int(r) - sys_len), int(r))))
+            diff = np.abs(others - sys_len)
+            ref_len = int(others[diff == diff.min()].min())
             score = metric.compute_bleu(
-                correct,
+                correct_list,
                 total,
                 sys_len,
                 ref_len,
