@@ -213,7 +213,22 @@ def test_corpus_self_bleu_resamples_sit_below_the_value() -> None:
     from evalkit.metrics.diversity.self_bleu import SelfBLEU
 
     rng = np.random.default_rng(1)
-    words = "the cat sat on a mat dog ran over red hills near blue water".split()
+    words = [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "a",
+        "mat",
+        "dog",
+        "ran",
+        "over",
+        "red",
+        "hills",
+        "near",
+        "blue",
+        "water",
+    ]
     stats = [
         {"id": str(i), "outputs": [" ".join(rng.choice(words, size=8)) for _ in range(2)]}
         for i in range(150)
