@@ -66,10 +66,11 @@ def test_quickstart_record_contract(tmp_path: Path) -> None:
         ("qa", "token_f1"),
     } <= metrics
     for r in rows:
-        # Corpus-level distinct-n and the set-level image metrics get no bootstrap interval
-        # (interval_values, resample); digits-FID's resamples are cheap and it has one.
+        # Corpus-level distinct-n and self-BLEU and the set-level image metrics get no bootstrap
+        # interval (interval_values, resample); digits-FID's resamples are cheap and it has one.
         if r["metric"] in {
             "distinct_2",
+            "self_bleu",
             "kid",
             "kid_std",
             "inception_score",
