@@ -54,6 +54,7 @@ __all__ = [
     "check_run_header",
     "check_sample_line",
     "json_schemas",
+    "list_validator",
     "read_comparison",
 ]
 
@@ -544,7 +545,7 @@ def read_comparison(path: str | Path) -> ComparisonDoc:
 
 
 @functools.cache
-def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+def list_validator(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
     """A validator of a list of ``model`` documents (one per model, built on first use)."""
     return TypeAdapter(list[model])  # type: ignore[valid-type]
 
@@ -561,7 +562,7 @@ def check_for_write(model: type[BaseModel], objs: Iterable[Any], where: str | Pa
     """
     objs = objs if isinstance(objs, list) else list(objs)
     try:
-        _list_adapter(model).validate_python(objs)
+        list_validator(model).validate_python(objs)
         return
     except ValidationError:
         pass

@@ -351,22 +351,39 @@ def run_suite(
             raise RunError(f"{why}{exc.strerror}. {_kept(folder, progress, '')}") from None
 
 
-#: Allocations between two collections of the youngest generation during a run (Python's
-#: default is 700). A run builds several objects per sample that live to its end; with the
-#: default, the collector walked them over and over, a third of the time of reading a
-#: predictions file. Cyclic garbage is still collected, less often.
-GC_YOUNG_THRESHOLD = 50_000
-
-
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often inside the block (see GC_YOUNG_THRESHOLD)."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], GC_YOUNG_THRESHOLD), *before[1:])
+    """Keep the cyclic garbage collector off the run's long-lived objects inside the block.
+
+    A run builds several objects per sample that live to its end (the dataset, the requests,
+    the statistics the bootstrap needs); CPython's collector walked them again at every
+    older-generation collection (a quarter of an exact-match run's time at 100,000 samples,
+    measured with ``gc.callbacks``). Inside the block the automatic collector is off and
+    :func:`_settle` is called at stage ends and after each batch: it collects what is young
+    (so cyclic garbage of a batch is still freed) and freezes the survivors, which no later
+    collection walks. On the way out the frozen objects are unfrozen (when nothing was frozen
+    before the run) and the collector is restored as it was.
+    """
+    enabled, frozen = gc.isenabled(), gc.get_freeze_count()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        if not frozen:
+            gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def _settle() -> None:
+    """Collect the young generation and freeze what survives (see :func:`_fewer_collections`).
+
+    Called after every batch: each collection then walks only that batch's objects (measured
+    faster than settling every 100,000 allocations, 6.2-6.5 s against 7.3-8.5 s for an
+    exact-match run of 100,000 samples).
+    """
+    gc.collect(0)
+    gc.freeze()
 
 
 @dataclass
@@ -511,6 +528,7 @@ def _run_in(
         timings[stage] = 0.0
     timings["load"] += time.perf_counter() - started
     samples_path = folder.path / SAMPLES
+    _settle()
 
     def batches() -> Iterator[Batch]:
         for task in suite.tasks:
@@ -554,6 +572,7 @@ def _run_in(
                 folder.commit()
                 samples_path = folder.path / SAMPLES  # the staged path, until it is swapped in
                 bar.update(len(done_batch))
+                _settle()
                 waiting = time.perf_counter()
                 timings["record"] += waiting - now
             if unsynced:

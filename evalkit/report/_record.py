@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from evalkit.records import (
     ComparisonDoc,
     GateRow,
@@ -27,10 +29,17 @@ from evalkit.records import (
     check_gate_row,
     check_run_header,
     check_sample_line,
+    list_validator,
 )
 from evalkit.store import RESULTS, SAMPLES, RunRecord
 
-__all__ = ["TypedRun", "typed_comparison", "typed_gates", "typed_results", "typed_run"]
+__all__ = [
+    "TypedRun",
+    "typed_comparison",
+    "typed_gates",
+    "typed_results",
+    "typed_run",
+]
 
 
 @dataclass(frozen=True)
@@ -71,10 +80,13 @@ def typed_run(record: RunRecord | TypedRun) -> TypedRun:
     path = Path(record.path)
     header = check_run_header(record.header, path / RESULTS)
     where = path / SAMPLES
-    # The i-th sample line (blank lines, which evalkit never writes, are not counted).
-    samples = [
-        check_sample_line(s, f"{where}: sample {i}") for i, s in enumerate(record.samples, 1)
-    ]
+    try:  # one call for all the lines; only a failure checks them one by one, for the message
+        samples: list[SampleLine] = list_validator(SampleLine).validate_python(record.samples)
+    except ValidationError:
+        # The i-th sample line (blank lines, which evalkit never writes, are not counted).
+        samples = [
+            check_sample_line(s, f"{where}: sample {i}") for i, s in enumerate(record.samples, 1)
+        ]
     return TypedRun(path=path, header=header, samples=samples)
 
 
