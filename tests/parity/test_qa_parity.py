@@ -13,7 +13,7 @@ import string
 import pytest
 
 from evalkit.metrics import exact_match, token_f1
-from evalkit.metrics.qa import normalize_answer
+from evalkit.metrics.qa import normalize_answer, normalize_answers
 from tests.parity._corpus import SEED, WORDS
 
 # float32 accumulation in torchmetrics: relative error up to ~1e-6 on a corpus of this size.
@@ -124,3 +124,23 @@ def test_values_are_fractions() -> None:
     preds, refs = _answers(50)
     for value in (exact_match(preds, refs).value, token_f1(preds, refs).value):
         assert 0.0 <= value <= 1.0
+
+
+#: Characters where a batch's join could change a result: cased and final-sigma letters,
+#: combining marks, every kind of whitespace str.split knows, non-ASCII punctuation, the
+#: articles at word edges, and the batch separator itself.
+_TRICKY = [*"aAnNtThHeE .,!'-_()", "Σ", "σ", "ς", "ΟΔΟΣ", "İ", "ß", "é", "\u0301", "\u2028",
+           "\x1c", "\x85", "\xa0", "\t", "\n", "日", "—", "’", "\u200d", "ǅ", " the ",
+           " an ", " a ", "\ufb01", "\x00"]  # fmt: skip
+
+
+def test_batch_normalisation_equals_normalising_each_answer() -> None:
+    rng = random.Random(f"{SEED}-qa-batch")
+    for _ in range(2000):
+        texts = [
+            "".join(rng.choice(_TRICKY) for _ in range(rng.randint(0, 12)))
+            for _ in range(rng.randint(1, 12))
+        ]
+        assert normalize_answers(texts) == [normalize_answer(t) for t in texts], texts
+    assert normalize_answers([]) == []
+    assert normalize_answers(["a\x00The cat", "ΣΑΣ"]) == ["\x00 cat", "σας"]
