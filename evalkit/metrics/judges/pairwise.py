@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, ClassVar, Literal
@@ -21,6 +21,7 @@ from pydantic import Field
 
 from evalkit.errors import ConfigError, InputError
 from evalkit.metrics.judges._base import JudgeMetric, JudgeParams, judgments_of
+from evalkit.metrics.judges._resample import weighted_means, weighted_spearman
 from evalkit.metrics.judges.opponents import Opponent, load_opponent, opponent_from_texts
 from evalkit.metrics.judges.verdicts import Scale, VerdictParser
 from evalkit.types import Sample, Score, Stats
@@ -408,17 +409,74 @@ class PairwiseJudge(JudgeMetric):
             out.update(self._ranking(t))
         return out
 
+    def resample_block(
+        self, stats: Sequence[Stats]
+    ) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+        """Bootstrap values from the ``(B, n)`` resample counts, without building resamples.
+
+        Rates are count-weighted means and sums, ``length_corr`` is
+        :func:`~evalkit.metrics.judges._resample.weighted_spearman` over the judged
+        (sample, pair) entries, and with more than two systems the Bradley-Terry fit of each
+        resample starts from its count-weighted wins: equal to :meth:`_values` of each
+        resample's rows to rounding. Sign-test p-values have no interval: NaN here.
+        """
+        t = self._table(stats)
+        n, k = t.pref.shape
+        ok = ~np.isnan(t.pref)
+        pref = np.where(ok, t.pref, 0.0)
+        cols = [
+            (own, pref[:, i], ok[:, i], (ok[:, i] & (t.pref[:, i] == 0.5)).astype(np.float64))
+            for i, own in enumerate(list(self.own.values())[:k])
+        ]
+        absent = list(self.own.values())[k:]  # no pair (no opponent yet): NaN, as _values
+        per = t.counts.astype(np.float64)
+        missing = t.missing.astype(np.float64)
+        flat_x, flat_y = pref.ravel(), np.where(ok, t.diff, 0.0).ravel()
+        flat_ok = ok.ravel()
+
+        def block(counts: np.ndarray) -> dict[str, np.ndarray]:
+            nan = np.full(counts.shape[0], np.nan)
+            out: dict[str, np.ndarray] = {}
+            judged_per_pair = counts @ ok
+            for (win, tie, sign), col, keep, tied in cols:
+                out[win] = weighted_means(counts, col, keep)
+                out[tie] = weighted_means(counts, tied, keep)
+                out[sign] = nan
+            for win, tie, sign in absent:
+                out[win] = out[tie] = out[sign] = nan
+            asked, failed, flips, both, first, decided = (counts @ per).T
+            with np.errstate(invalid="ignore", divide="ignore"):
+                if self.order_count == 2:
+                    out["flip_rate"] = np.where(both > 0, flips / both, np.nan)
+                out["first_position_rate"] = np.where(decided > 0, first / decided, np.nan)
+                out["judge_failure_rate"] = np.where(asked > 0, failed / asked, np.nan)
+                total = n * len(self.pairs)
+                out["opponent_failure_rate"] = (counts @ missing) / total if total else nan
+            weights = np.repeat(counts, k, axis=1) * flat_ok
+            out["length_corr"] = weighted_spearman(weights, flat_x, flat_y)
+            if self.ranked:
+                sums = counts @ pref
+                fits = [self._ranking_of(s, j) for s, j in zip(sums, judged_per_pair, strict=True)]
+                for name in fits[0] if fits else ():
+                    out[name] = np.array([f[name] for f in fits])
+            return out
+
+        return block
+
     def _ranking(self, t: _Table) -> dict[str, float]:
+        ok = ~np.isnan(t.pref)
+        return self._ranking_of(np.where(ok, t.pref, 0.0).sum(axis=0), ok.sum(axis=0))
+
+    def _ranking_of(self, pref_sums: np.ndarray, judged: np.ndarray) -> dict[str, float]:
+        """Bradley-Terry scores from each pair's summed preference and its judged count."""
         from evalkit.metrics.judges.ranking import bradley_terry, bt_scores
 
         index = {s: i for i, s in enumerate(self.systems)}
         size = len(self.systems)
         wins = np.zeros((size, size))
         for i, (a, b) in enumerate(self.pairs):
-            col = t.pref[:, i]
-            col = col[~np.isnan(col)]
-            wins[index[a], index[b]] += col.sum()
-            wins[index[b], index[a]] += len(col) - col.sum()
+            wins[index[a], index[b]] += pref_sums[i]
+            wins[index[b], index[a]] += judged[i] - pref_sums[i]
         winners, losers = np.nonzero(wins)
         try:
             strengths = bradley_terry(

@@ -9,7 +9,7 @@ an unparsed answer, a missing or out-of-scale field is a counted judge failure, 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -18,6 +18,7 @@ from pydantic import Field
 
 from evalkit.errors import ConfigError, InputError
 from evalkit.metrics.judges._base import JudgeMetric, JudgeParams, judgments_of
+from evalkit.metrics.judges._resample import weighted_means, weighted_spearman
 from evalkit.metrics.judges.criteria import Criterion, criteria_of
 from evalkit.metrics.judges.verdicts import Scale, Verdict, VerdictParser
 from evalkit.types import Sample, Score, Stats
@@ -393,6 +394,41 @@ class RubricJudge(JudgeMetric):
             np.array(judged, dtype=np.int64),
             np.array(failed, dtype=np.int64),
         )
+
+    def resample_block(
+        self, stats: Sequence[Stats]
+    ) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+        """Bootstrap values from the ``(B, n)`` resample counts, without building resamples.
+
+        The means are count-weighted means and ``length_corr`` is
+        :func:`~evalkit.metrics.judges._resample.weighted_spearman`, equal to :meth:`_values`
+        of each resample's rows to rounding. With people's labels (``human_label``) the
+        agreement values (kappa, alpha...) are computed resample by resample, as before.
+        """
+        if self.human_scale is not None:
+            return super().resample_block(stats)
+        t = self._table(stats)
+        scored = ~np.isnan(t.total)
+        has_sd, has_same = ~np.isnan(t.sd), ~np.isnan(t.same)
+        criteria = [(i, c.name) for i, c in enumerate(self.criteria) if c.name != "score"]
+        judged, failed = t.judged.astype(np.float64), t.failed.astype(np.float64)
+        total, length = np.where(scored, t.total, 0.0), np.where(scored, t.length, 0.0)
+
+        def block(counts: np.ndarray) -> dict[str, np.ndarray]:
+            out = {"score": weighted_means(counts, t.total, scored)}
+            for i, name in criteria:
+                out[name] = weighted_means(counts, t.crit[:, i], scored)
+            asked = counts @ judged
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["judge_failure_rate"] = np.where(asked > 0, counts @ failed / asked, np.nan)
+            out["unscored"] = counts @ (~scored).astype(np.float64)
+            out["length_corr"] = weighted_spearman(counts * scored, total, length)
+            if self.p.repeats > 1:
+                out["repeat_sd"] = weighted_means(counts, t.sd, has_sd)
+                out["repeat_agreement"] = weighted_means(counts, t.same, has_same)
+            return out
+
+        return block
 
     def _values(self, t: _Table) -> dict[str, float]:
         scored = ~np.isnan(t.total)

@@ -285,3 +285,49 @@ def test_missing_opponent_file_is_a_clear_error(
     code, err = _run(["validate", str(suite)], capsys)
     assert code == 2
     assert "s.yaml:" in err and "nowhere.jsonl" in err and "not found" in err
+
+
+@pytest.mark.parametrize(("opponents", "orders"), [(1, "both"), (1, "ab"), (2, "both")])
+def test_resample_block_weights_the_counts(opponents: int, orders: str) -> None:
+    """The block builds no resample: count-weighted rates, a weighted Spearman over the
+    judged entries and (three systems) a Bradley-Terry fit of the weighted wins, equal to
+    the values of each resample's rows."""
+    rng = np.random.default_rng(17)
+    n = 120
+    names = ["b", "c"][:opponents]
+    against = {
+        x: {
+            str(i): None if rng.random() < 0.1 else "w " * int(rng.integers(1, 9)) for i in range(n)
+        }
+        for x in names
+    }
+    m = PairwiseJudge(model="python:j:prefer", against=against, orders=orders)
+    pairs = len(m.pairs)
+    per_pair = 2 if orders == "both" else 1
+    choices = ["A", "B", "tie", None, "I prefer A"]
+    samples = []
+    for i in range(n):
+        pred = "w " * int(rng.integers(1, 9))
+        judged = sum(1 for x in names if against[x][str(i)] is not None)
+        ws = [
+            choices[int(rng.choice(5, p=[0.4, 0.3, 0.15, 0.1, 0.05]))]
+            for _ in range(judged * per_pair)
+        ]
+        samples.append(sample(str(i), pred, *ws))
+    stats = m.sample_stats(samples)
+    idx = rng.integers(0, n, (30, n))
+    idx[0] = 3  # one sample drawn n times: length_corr undefined
+    counts = np.zeros((30, n))
+    for b in range(30):
+        np.add.at(counts[b], idx[b], 1)
+    block = m.resample_block(stats)(counts)
+    for b in range(30):
+        want = m.aggregate([stats[i] for i in idx[b]])
+        for name in m.interval_values():
+            assert block[name][b] == pytest.approx(want[name], rel=1e-9, abs=1e-9, nan_ok=True), (
+                name,
+                b,
+            )
+    assert pairs == opponents
+    if opponents == 1:  # with two, the one sample's two pairs may still rank
+        assert np.isnan(block["length_corr"][0])

@@ -406,3 +406,21 @@ def test_resample_block_equals_aggregate_and_is_fast() -> None:
         assert lo <= est[k] <= hi, k
     assert math.isnan(ci["unscored"][0])
     assert took < 5.0  # measured ~1.5 s on a loaded 2-core machine
+
+
+@pytest.mark.parametrize("repeats", [1, 3])
+def test_resample_block_without_people_weights_the_counts(repeats: int) -> None:
+    """Without human labels the block computes no resample: count-weighted means and a
+    weighted Spearman, equal to the values of each resample's rows (NaN where they are)."""
+    samples = random_samples(400, seed=11, repeats=repeats, fail=0.3)
+    m = RubricJudge(model=MODEL, repeats=repeats)
+    stats = m.sample_stats(samples)
+    rng = np.random.default_rng(5)
+    idx = rng.integers(0, 400, (40, 400))
+    idx[0] = 7  # one sample drawn 400 times: a constant side, length_corr NaN
+    block = values_for_indices(m, stats, idx)
+    for b in range(40):
+        want = m.aggregate([stats[i] for i in idx[b]])
+        for k, w in want.items():
+            assert block[k][b] == pytest.approx(w, rel=1e-12, abs=1e-12, nan_ok=True), (k, b)
+    assert math.isnan(block["length_corr"][0]) and not math.isnan(block["length_corr"][1])
