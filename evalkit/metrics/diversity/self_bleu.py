@@ -93,6 +93,7 @@ class SelfBLEU(Metric):
         self._vocab: dict[str, int] = {}
         self._col_order: list[int] = []
         self._rows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+        self._prompt_means: dict[tuple[str, ...], float] = {}
 
     def value_names(self) -> tuple[str, ...]:
         return ("self_bleu", "self_bleu_per_prompt")
@@ -119,9 +120,19 @@ class SelfBLEU(Metric):
         for i, st in enumerate(stats):
             _, texts, _ = unique_outputs([st], "outputs")
             if len(texts) >= 2:
-                own[i, 0] = float(np.mean(self._scores(texts, range(len(texts)))))
+                own[i, 0] = self._prompt_mean(texts)
                 has[i, 0] = 1.0
         return ratio_block(own, has, ["self_bleu_per_prompt"])
+
+    def _prompt_mean(self, texts: Sequence[str]) -> float:
+        """The mean self-BLEU of one prompt's distinct outputs (at least two), computed once
+        per set of outputs: :meth:`aggregate` computes them all, and the bootstrap that
+        follows it in a run reads them back instead of scoring every prompt again."""
+        key = tuple(texts)
+        mean = self._prompt_means.get(key)
+        if mean is None:
+            mean = self._prompt_means[key] = float(np.mean(self._scores(texts, range(len(texts)))))
+        return mean
 
     def sample_stats(self, batch: Sequence[Sample]) -> list[Stats]:
         return [{"id": s.id, "outputs": sample_outputs(self.name, s)} for s in batch]
@@ -230,8 +241,7 @@ class SelfBLEU(Metric):
         per, per_w = [], []
         for members in groups.values():
             if len(members) >= 2:
-                scores = self._scores([texts[i] for i in members], range(len(members)))
-                per.append(float(np.mean(scores)))
+                per.append(self._prompt_mean([texts[i] for i in members]))
                 per_w.append(weight[members[0]])
         return {
             "self_bleu": corpus,
