@@ -407,3 +407,25 @@ def test_suite_refuses_a_text_model_and_a_missing_reference(tmp_path: Path) -> N
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(ConfigError, match=r"tasks\[0\]\.metrics\[0\]\.fid: fid: reference .*nope"):
         load_suite(tmp_path / "bad.yaml")
+
+
+def test_fid_resample_block_equals_aggregating_each_resample() -> None:
+    """The bootstrap block (count-weighted feature moments, no resample built) gives each
+    resample's FID as aggregating its drawn rows does; sizes that make the covariance
+    singular decline the block, and the per-resample path raises as before."""
+    from evalkit.assets.image_features import digits_data
+    from evalkit.stats import values_for_indices
+
+    images, _, _, held = digits_data()
+    metric = FID()
+    metric.score_images(images[held[:100]], images[held[100:500]])  # sets the reference
+    rng = np.random.default_rng(4)
+    # Features far from zero: an uncentred second moment would lose digits here.
+    feats = (rng.normal(size=(250, 32)) * 3.0 + 40.0).tolist()
+    idx = rng.integers(0, 250, (25, 250))
+    got = values_for_indices(metric, feats, idx)["fid"]
+    want = np.array([metric.aggregate([feats[i] for i in row])["fid"] for row in idx])
+    np.testing.assert_allclose(got, want, rtol=1e-11)
+    assert metric.resample_block(feats[:32]) is None  # 32 rows for 32 dimensions
+    with pytest.raises(InputError, match="covariance is singular"):
+        values_for_indices(metric, feats[:32], idx[:, :32] % 32)
