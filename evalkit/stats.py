@@ -7,6 +7,7 @@ block of resamples).
 
 from __future__ import annotations
 
+import inspect
 import math
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -75,7 +76,8 @@ class _Resampler:
     may be NaN where a resample has none (a p-value: it has no interval, see
     ``interval_values``), and may leave a value out (a set-level corpus value that no matrix
     product gives), which is then aggregated resample by resample where asked for (the
-    paired tests; run-level intervals skip values without one). Any other metric aggregates
+    paired tests; run-level intervals skip values without one). A block function with a
+    ``names`` parameter is called with the values asked for and may compute only those. Any other metric aggregates
     the resampled statistics themselves, one resample at a time.
     """
 
@@ -90,6 +92,10 @@ class _Resampler:
         block_hook = getattr(metric, "resample_block", None)
         if self.matrix is None and callable(block_hook):
             self.block = block_hook(stats)
+        # A block that takes `names` computes only the values asked for.
+        self.block_takes_names = self.block is not None and (
+            "names" in inspect.signature(self.block).parameters
+        )
         hook = getattr(metric, "resample_means", None)
         if self.matrix is None and self.block is None and callable(hook):
             per_sample = hook(stats)
@@ -123,8 +129,8 @@ class _Resampler:
         if self.block is not None:
             if counts is None:
                 counts = counts_from_indices(idx)
-            block = self.block(counts)
             want = metric.value_names() if names is None else names
+            block = self.block(counts, names=want) if self.block_takes_names else self.block(counts)
             got = {k: np.asarray(block[k], dtype=np.float64) for k in want if k in block}
             missing = [k for k in want if k not in block]
             return {**got, **self._aggregated(idx, missing)} if missing else got

@@ -238,3 +238,39 @@ def test_corpus_self_bleu_resamples_sit_below_the_value() -> None:
     drawn = [rng.integers(0, len(stats), len(stats)) for _ in range(20)]
     resampled = [metric.aggregate([stats[i] for i in idx])["self_bleu"] for idx in drawn]
     assert max(resampled) < full
+
+
+@pytest.mark.parametrize("name", ["distinct_n", "ngram_entropy"])
+@pytest.mark.parametrize("n", [1, [1, 2, 3]])
+def test_corpus_ngram_values_of_resamples_equal_aggregating_them(name: str, n: Any) -> None:
+    """The set-level corpus values (no run-level interval; the paired tests use them) come from
+    the counts too: distinct n-grams and entropy of each resample's merged counts."""
+    import random
+
+    from evalkit.types import Sample
+
+    rnd = random.Random(3)
+    words = "a b c d e f g h i j k l m n o p".split()
+
+    def output() -> str:
+        return " ".join(rnd.choice(words[: rnd.randint(2, 16)]) for _ in range(rnd.randint(0, 8)))
+
+    samples = [
+        Sample(id=str(i), prediction="x", outputs={"samples": [output() for _ in range(3)]})
+        for i in range(150)
+    ]
+    metric = METRICS.get(name).build({"n": n})
+    stats = metric.sample_stats(samples)
+    idx = RNG.integers(0, len(stats), size=(40, len(stats)))
+    idx[0] = 5  # one sample drawn every time
+    res = _Resampler(metric, stats)
+    corpus = [k for k in metric.value_names() if k not in metric.interval_values()]
+    got = res.values(idx, counts_from_indices(idx), corpus)
+    assert set(got) == set(corpus)
+    for k in corpus:
+        want = np.array([metric.aggregate([stats[i] for i in row])[k] for row in idx])
+        np.testing.assert_array_equal(np.isnan(got[k]), np.isnan(want), err_msg=k)
+        np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-12, err_msg=k)
+    # Run-level intervals ask for the per-prompt values only: no corpus counts are built.
+    only = res.values(idx, counts_from_indices(idx), list(metric.interval_values()))
+    assert set(only) == set(metric.interval_values())

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from evalkit.metrics._ratio_block import ratio_block
 from evalkit.metrics.base import Metric, VectorMetric
+from evalkit.metrics.diversity._corpus_block import CorpusGrams
 from evalkit.metrics.diversity._inputs import (
     _N_HELP,
     MAX_ORDER,
@@ -95,23 +96,48 @@ class _NgramCounts(Metric):
 
     def resample_block(
         self, stats: Sequence[Stats]
-    ) -> Callable[[np.ndarray], dict[str, np.ndarray]] | None:
-        """Bootstrap values from the ``(B, n)`` resample counts: the per-prompt values are
-        means over the prompts with an n-gram, so each order is one ratio of two matrix
-        products. The corpus-level values are left out: they have no run-level interval (see
-        :meth:`interval_values`), and paired tests aggregate them resample by resample."""
+    ) -> Callable[..., dict[str, np.ndarray]] | None:
+        """Bootstrap values from the ``(B, n)`` resample counts. The per-prompt values are
+        means over the prompts with an n-gram: each order is one ratio of two matrix
+        products. The corpus-level values (no run-level interval, see
+        :meth:`interval_values`; the paired tests use them) come from
+        :class:`~evalkit.metrics.diversity._corpus_block.CorpusGrams`, built on the first
+        block that asks for them."""
         if not stats:
             return None
         names = self.value_names()
         num = np.zeros((len(stats), len(self.orders)))
         den = np.zeros_like(num)
+        per_order = []
         for j, k in enumerate(self.orders):
             own = stats if isinstance(self.p.n, int) else [st[str(k)] for st in stats]
+            per_order.append(own)
             for i, st in enumerate(own):
                 if st["total"]:
                     num[i, j] = self._prompt_value(st)
                     den[i, j] = 1.0
-        return ratio_block(num, den, names[1::2])
+        per_prompt = ratio_block(num, den, names[1::2])
+        corpus_names = names[0::2]
+        corpus: dict[str, CorpusGrams] = {}
+
+        def block(counts: np.ndarray, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+            out = per_prompt(counts)  # names: the values asked for (None: every value)
+            for j, own in enumerate(per_order):
+                name = corpus_names[j]
+                if names is not None and name not in names:
+                    continue
+                if name not in corpus:
+                    corpus[name] = CorpusGrams(
+                        [st["ngrams"] for st in own], [st["total"] for st in own]
+                    )
+                out[name] = self._corpus_values(corpus[name], counts)
+            return out
+
+        return block
+
+    @abstractmethod
+    def _corpus_values(self, grams: CorpusGrams, counts: np.ndarray) -> np.ndarray:
+        """The corpus-level value of one order in each resample of ``counts``."""
 
     def signature_fields(self) -> dict[str, Any]:
         return _order_fields(super().signature_fields())
@@ -163,6 +189,9 @@ class DistinctN(_NgramCounts):
 
     def _prompt_value(self, stat: Stats) -> float:
         return float(len(stat["ngrams"]) / stat["total"])
+
+    def _corpus_values(self, grams: CorpusGrams, counts: np.ndarray) -> np.ndarray:
+        return grams.distinct(counts)
 
     def _order_values(self, stats: Sequence[Stats]) -> tuple[float, float]:
         seen: set[str] = set()
@@ -217,6 +246,9 @@ class NgramEntropy(_NgramCounts):
 
     def _prompt_value(self, stat: Stats) -> float:
         return _entropy_bits(list(stat["ngrams"].values()))
+
+    def _corpus_values(self, grams: CorpusGrams, counts: np.ndarray) -> np.ndarray:
+        return grams.entropy(counts)
 
     def _order_values(self, stats: Sequence[Stats]) -> tuple[float, float]:
         merged: Counter[str] = Counter()
