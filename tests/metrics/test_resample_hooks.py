@@ -240,9 +240,12 @@ def test_corpus_self_bleu_resamples_sit_below_the_value() -> None:
     assert max(resampled) < full
 
 
+@pytest.mark.parametrize("copies", [0, 40])
 @pytest.mark.parametrize("name", ["distinct_n", "ngram_entropy"])
 @pytest.mark.parametrize("n", [1, [1, 2, 3]])
-def test_corpus_ngram_values_of_resamples_equal_aggregating_them(name: str, n: Any) -> None:
+def test_corpus_ngram_values_of_resamples_equal_aggregating_them(
+    name: str, n: Any, copies: int
+) -> None:
     """The set-level corpus values (no run-level interval; the paired tests use them) come from
     the counts too: distinct n-grams and entropy of each resample's merged counts."""
     import random
@@ -258,6 +261,11 @@ def test_corpus_ngram_values_of_resamples_equal_aggregating_them(name: str, n: A
     samples = [
         Sample(id=str(i), prediction="x", outputs={"samples": [output() for _ in range(3)]})
         for i in range(150)
+    ]
+    # Samples with the same outputs as others (merged before the shared n-grams are summed).
+    samples += [
+        Sample(id=f"copy{i}", prediction="x", outputs=s.outputs)
+        for i, s in enumerate(samples[:copies])
     ]
     metric = METRICS.get(name).build({"n": n})
     stats = metric.sample_stats(samples)
