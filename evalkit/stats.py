@@ -77,8 +77,8 @@ class _Resampler:
     ``interval_values``), and may leave a value out (a set-level corpus value that no matrix
     product gives), which is then aggregated resample by resample where asked for (the
     paired tests; run-level intervals skip values without one). A block function with a
-    ``names`` parameter is called with the values asked for and may compute only those. Any other metric aggregates
-    the resampled statistics themselves, one resample at a time.
+    ``names`` parameter is called with the values asked for and may compute only those. Any
+    other metric aggregates the resampled statistics themselves, one resample at a time.
     """
 
     def __init__(
@@ -88,7 +88,7 @@ class _Resampler:
         self.stats = stats
         self.matrix = matrix if matrix is not None else _matrix(metric, stats)
         self.means: np.ndarray | None = None
-        self.block: Callable[[np.ndarray], Mapping[str, np.ndarray]] | None = None
+        self.block: Callable[..., Mapping[str, np.ndarray]] | None = None
         block_hook = getattr(metric, "resample_block", None)
         if self.matrix is None and callable(block_hook):
             self.block = block_hook(stats)

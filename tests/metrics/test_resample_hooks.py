@@ -253,7 +253,7 @@ def test_corpus_ngram_values_of_resamples_equal_aggregating_them(
     from evalkit.types import Sample
 
     rnd = random.Random(3)
-    words = "a b c d e f g h i j k l m n o p".split()
+    words = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p"]
 
     def output() -> str:
         return " ".join(rnd.choice(words[: rnd.randint(2, 16)]) for _ in range(rnd.randint(0, 8)))

@@ -131,7 +131,8 @@ class CorpusGrams:
                 break
             drawn[:, open_] |= counts[:, self.rows[self.starts[open_] + r]] > 0
             open_ = open_[~drawn[:, open_].all(axis=0)]
-        return drawn.sum(axis=1).astype(np.float64)
+        total: Array = drawn.sum(axis=1).astype(np.float64)
+        return total
 
     def distinct(self, counts: Array) -> Array:
         """Distinct n-grams over all n-grams, per resample (NaN: no n-gram drawn)."""

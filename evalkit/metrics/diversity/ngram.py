@@ -94,9 +94,7 @@ class _NgramCounts(Metric):
     def _prompt_value(self, stat: Stats) -> float:
         """One prompt's own value of one order (its statistic has at least one n-gram)."""
 
-    def resample_block(
-        self, stats: Sequence[Stats]
-    ) -> Callable[..., dict[str, np.ndarray]] | None:
+    def resample_block(self, stats: Sequence[Stats]) -> Callable[..., dict[str, np.ndarray]] | None:
         """Bootstrap values from the ``(B, n)`` resample counts. The per-prompt values are
         means over the prompts with an n-gram: each order is one ratio of two matrix
         products. The corpus-level values (no run-level interval, see
