@@ -481,6 +481,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_locks_in_child)
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0 checks without sending one)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process (or a pid the system cannot check)
+    return True
+
+
 class FolderLock:
     """An exclusive, non-blocking ``flock`` on ``FOLDER/NAME``, holding the owner's pid.
 
@@ -584,7 +595,12 @@ class FolderLock:
         raise LockHeld(path, None)  # pragma: no cover - 50 lost races in a row
 
     def _holder(self, dir_fd: int) -> int | None:
-        """The pid written in the lock file (the holder writes it right after locking)."""
+        """The pid written in the lock file (the holder writes it right after locking).
+
+        Until it does, the file may still hold the pid of an earlier holder that was killed
+        (its lock went with it): a pid that is not alive is read again, for a moment.
+        """
+        pid = None
         for _ in range(20):
             try:
                 fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0), dir_fd=dir_fd)
@@ -595,9 +611,11 @@ class FolderLock:
             except OSError:
                 return None
             if text.isdigit():
-                return int(text)
+                pid = int(text)
+                if _alive(pid):
+                    return pid
             time.sleep(0.01)
-        return None
+        return pid
 
     def release(self) -> None:
         """Remove the lock file and drop the lock (idempotent)."""
