@@ -502,7 +502,15 @@ def _run_in(
         j.adapter.cacheable for by_key in judges.values() for j in by_key.values()
     )
     cache = ResponseCache(opts.cache_path) if (opts.use_cache and cacheable) else None
-    batch = opts.batch_size or suite.spec.batch_size
+    # A batch size the user set (option or suite) wins; else a replay adapter's own, else the
+    # suite's default.
+    chosen = opts.batch_size or (
+        suite.spec.batch_size if "batch_size" in suite.spec.model_fields_set else None
+    )
+    sizes = {
+        t.name: chosen or adapters[t.name].replay_batch_size or suite.spec.batch_size
+        for t in suite.tasks
+    }
     pending = {
         t.name: [i for i, s in enumerate(datasets[t.name].samples) if (t.name, s.id) not in done]
         for t in suite.tasks
@@ -534,6 +542,7 @@ def _run_in(
         for task in suite.tasks:
             ds, reqs = datasets[task.name], requests[task.name]
             todo = pending[task.name]
+            batch = sizes[task.name]
             for start in range(0, len(todo), batch):
                 idx = todo[start : start + batch]
                 yield Batch(task, tuple(ds.samples[i] for i in idx), tuple(reqs[i] for i in idx))

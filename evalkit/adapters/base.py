@@ -10,6 +10,10 @@ from typing import Any, ClassVar
 from evalkit.errors import AdapterError
 from evalkit.types import GenerateRequest, Generation, sample_seed
 
+#: The batch of the file-replay adapters (``predictions:``, ``trec_run:``): big enough for the
+#: text metrics' worker pools, small enough that a stopped run keeps most of its samples.
+REPLAY_BATCH_SIZE = 4096
+
 
 class ModelAdapter(ABC):
     """Base class of model adapters.
@@ -23,6 +27,11 @@ class ModelAdapter(ABC):
     capabilities: ClassVar[frozenset[str]] = frozenset({"generate"})
     #: Whether responses may be served from the response cache (a file replay gains nothing).
     cacheable: ClassVar[bool] = True
+    #: Samples per batch for an adapter that replays stored answers (no model call), unless
+    #: the suite's ``batch_size`` or ``--batch-size`` sets one: the text metrics score a large
+    #: batch in worker processes (from 200 to 2,000 samples, see README "Speed"); None: the
+    #: suite's default.
+    replay_batch_size: ClassVar[int | None] = None
 
     def prepare(self, requests: Mapping[str, Sequence[GenerateRequest]]) -> None:  # noqa: B027
         """Check, before any call, that every request can be served (per task); optional."""

@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evalkit.adapters.base import ModelAdapter
+from evalkit.adapters.base import REPLAY_BATCH_SIZE, ModelAdapter
 from evalkit.data.outputs import read_predictions
 from evalkit.errors import InputError
 from evalkit.types import GenerateRequest, Generation
@@ -39,6 +39,7 @@ class PredictionsAdapter(ModelAdapter):
 
     name: ClassVar[str] = "predictions"
     cacheable: ClassVar[bool] = False
+    replay_batch_size: ClassVar[int | None] = REPLAY_BATCH_SIZE
 
     def __init__(self, target: str, **options: Any) -> None:
         if options:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from evalkit._validate import check_choice
 from evalkit.adapters._truncation import warn_truncated
-from evalkit.adapters.base import ModelAdapter
+from evalkit.adapters.base import REPLAY_BATCH_SIZE, ModelAdapter
 from evalkit.data.retrieval import CheckedRanking, Run
 from evalkit.errors import AdapterError, ConfigError, InputError
 from evalkit.types import GenerateRequest, Generation
@@ -51,6 +51,7 @@ class TrecRunAdapter(ModelAdapter):
     name: ClassVar[str] = "trec_run"
     capabilities: ClassVar[frozenset[str]] = frozenset({"retrieve"})
     cacheable: ClassVar[bool] = False
+    replay_batch_size: ClassVar[int | None] = REPLAY_BATCH_SIZE
 
     def __init__(
         self, target: str, *, unknown_queries: str = "error", depth: int = TREC_EVAL_DEPTH
