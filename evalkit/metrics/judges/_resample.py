@@ -42,7 +42,7 @@ def weighted_spearman(counts: Array, x: Array, y: Array) -> Array:
 
     >>> c = np.array([[1.0, 1, 1, 1], [2, 0, 1, 1]])
     >>> weighted_spearman(c, np.array([10.0, 20, 30, 40]), np.array([1.0, 3, 2, 4])).round(6)
-    array([0.8, 0.8])
+    array([0.8, 1. ])
     """
     total = counts.sum(axis=1)
     # Only the distinct (x, y) pairs matter: the drawn count of each, then each side's ranks.
